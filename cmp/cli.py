@@ -1,0 +1,205 @@
+"""Command line: parse argv, read the environment once, run the pipeline, write stdout once.
+
+Nothing reaches stdout unless the whole run succeeded: Argo CD applies whatever a plugin prints.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+from collections.abc import Mapping, Sequence
+from typing import BinaryIO, TextIO
+
+from cmp import __version__, kustomize, pipeline, settings
+from cmp.annotations import DEFAULT_PREFIX
+from cmp.errors import ConfighashError
+from cmp.model import Problem
+
+PROG = "confighash"
+
+
+def _common() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    group = common.add_argument_group("stamping options")
+    group.add_argument(
+        "-n",
+        "--namespace",
+        metavar="NS",
+        help="namespace of objects that set none (default: $ARGOCD_APP_NAMESPACE)",
+    )
+    group.add_argument(
+        "--annotation-prefix",
+        metavar="PREFIX",
+        default=DEFAULT_PREFIX,
+        help=f"prefix of every annotation key (default: {DEFAULT_PREFIX})",
+    )
+    group.add_argument(
+        "--strict",
+        action="store_true",
+        help="fail on references to ConfigMaps or Secrets not in the stream",
+    )
+    group.add_argument(
+        "--include-jobs",
+        action="store_true",
+        help="stamp Jobs too (their pod template is immutable: a change fails sync)",
+    )
+    group.add_argument(
+        "--include-image-pull-secrets",
+        action="store_true",
+        help="count imagePullSecrets as consumed Secrets",
+    )
+    group.add_argument(
+        "--secret-key-file",
+        metavar="FILE",
+        help="key for keyed Secret digests (default: $CONFIGHASH_SECRET_KEY_FILE)",
+    )
+    group.add_argument(
+        "--allow-empty",
+        action="store_true",
+        help="accept a stream with no objects (Argo CD would prune everything)",
+    )
+    group.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
+    return common
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(
+        prog=PROG,
+        description="Stamp ConfigMap and Secret digests into the pod templates that consume them.",
+    )
+    top.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    commands = top.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    common = _common()
+    build = commands.add_parser(
+        "build",
+        parents=[common],
+        help="run kustomize build on DIR and stamp its output",
+        description="Run `kustomize build DIR` and print the stamped stream. Arguments after `--` "
+        "go to kustomize unchanged.",
+    )
+    build.add_argument("directory", nargs="?", default=".", metavar="DIR")
+    build.add_argument(
+        "--kustomize",
+        metavar="PATH",
+        help="kustomize or kubectl binary (default: $KUSTOMIZE_BIN, kustomize, "
+        "then kubectl kustomize)",
+    )
+    build.add_argument(
+        "--build-options",
+        metavar="OPTIONS",
+        default=None,
+        help="kustomize build flags as one string, split on whitespace like Argo "
+        "CD's kustomize.buildOptions (default: $CONFIGHASH_BUILD_OPTIONS)",
+    )
+    build.add_argument(
+        "--timeout",
+        metavar="SECONDS",
+        help="stop kustomize after this long (default: $CONFIGHASH_TIMEOUT, none)",
+    )
+    stamp = commands.add_parser(
+        "stamp",
+        parents=[common],
+        help="stamp an already rendered stream (FILE or - for stdin)",
+        description="Stamp a rendered stream, e.g. `helm template ... | confighash stamp -`.",
+    )
+    stamp.add_argument("file", nargs="?", default="-", metavar="FILE")
+    return top
+
+
+def _report(problems: Sequence[Problem], strict: bool, err: TextIO) -> int:
+    """Print findings; return how many are errors under ``--strict``."""
+    failing = [p for p in problems if strict and p.strictable]
+    for p in problems:
+        if p not in failing:
+            print(f"{PROG}: warning: {p}", file=err)
+    if failing:
+        more = f" (and {len(failing) - 1} more)" if len(failing) > 1 else ""
+        print(f"{PROG}: error: {failing[0]}{more}; --strict is set, nothing written", file=err)
+    return len(failing)
+
+
+def _read_input(path: str, stdin: BinaryIO) -> bytes:
+    if path == "-":
+        return stdin.read()
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError as exc:
+        raise ConfighashError(f"cannot read {path}: {exc.strerror}") from None
+
+
+def run(args: argparse.Namespace, environ: Mapping[str, str], stdin: BinaryIO) -> pipeline.Result:
+    env = settings.from_environ(environ)
+    key_file = args.secret_key_file or env.secret_key_file
+    options = pipeline.Options(
+        namespace=args.namespace or env.namespace,
+        prefix=args.annotation_prefix,
+        strict=args.strict,
+        include_jobs=args.include_jobs,
+        include_image_pull_secrets=args.include_image_pull_secrets,
+        secret_key=settings.read_secret_key(key_file) if key_file else None,
+    )
+    if args.command == "build":
+        timeout = settings.parse_timeout(args.timeout) if args.timeout else env.timeout
+        build_options = env.build_options if args.build_options is None else args.build_options
+        prefix = kustomize.command(args.kustomize or env.kustomize)
+        extra = [*build_options.split(), *args.passthrough]
+        data = kustomize.build(prefix, args.directory, extra, timeout=timeout)
+    else:
+        data = _read_input(args.file, stdin)
+    result = pipeline.stamp(data, options)
+    if result.documents == 0 and not args.allow_empty:
+        raise ConfighashError(
+            "the stream has no objects; refusing to print it, because Argo CD would prune "
+            "everything (pass --allow-empty if that is intended)"
+        )
+    return result
+
+
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    stdin: BinaryIO | None = None,
+    stdout: BinaryIO | None = None,
+    stderr: TextIO | None = None,
+) -> int:
+    """Run confighash; return the exit status (0 ok, 1 failure, 2 usage)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    err = stderr or sys.stderr
+    passthrough: list[str] = []
+    if "--" in argv:
+        cut = argv.index("--")
+        argv, passthrough = argv[:cut], argv[cut + 1 :]
+    try:
+        args = parser().parse_args(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    if passthrough and args.command != "build":
+        print(f"{PROG}: error: arguments after -- are only for build", file=err)
+        return 2
+    args.passthrough = passthrough
+    try:
+        result = run(args, os.environ if environ is None else environ, stdin or sys.stdin.buffer)
+    except ConfighashError as exc:
+        print(f"{PROG}: error: {exc}", file=err)
+        return 1
+    except Exception as exc:  # a bug: say so in one line unless asked for the traceback
+        if args.debug:
+            traceback.print_exc(file=err)
+        print(
+            f"{PROG}: internal error: {type(exc).__name__} (run with --debug for details)", file=err
+        )
+        return 1
+    if _report(result.problems, args.strict, err):
+        return 1
+    out = stdout or sys.stdout.buffer
+    out.write(result.output)
+    out.flush()
+    return 0
+
+
+def entrypoint() -> None:
+    raise SystemExit(main())

@@ -1,0 +1,72 @@
+"""Plain records that travel through the pipeline."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+SourceKind = Literal["ConfigMap", "Secret"]
+Via = Literal["volume", "projected", "env", "envFrom", "imagePullSecrets"]
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Where an object sits in the stream and what it is, for messages and lookups."""
+
+    document: int  # 1-based position among documents
+    line: int  # 1-based line in the stream
+    kind: str
+    namespace: str | None
+    name: str | None
+    item: int | None = None  # 0-based position inside a List document
+
+    @property
+    def where(self) -> str:
+        item = f" item {self.item}" if self.item is not None else ""
+        ns = f"{self.namespace}/" if self.namespace else ""
+        return f"document {self.document}{item} (line {self.line}, {self.kind} {ns}{self.name})"
+
+
+@dataclass(frozen=True)
+class Source:
+    """A ConfigMap or Secret: what a pod can see of it, as raw bytes per key."""
+
+    identity: Identity
+    kind: SourceKind
+    entries: dict[str, bytes]
+    ignored: bool = False
+
+
+@dataclass(frozen=True)
+class Ref:
+    """One reference from a pod spec to a ConfigMap or Secret."""
+
+    kind: SourceKind
+    name: str
+    via: Via
+    path: str  # where in the document, e.g. spec.template.spec.volumes[0].configMap
+    optional: bool = False
+    keys: tuple[str, ...] | None = None  # the keys the pod reads, or None for all of them
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A finding: a warning, or an error under ``--strict`` when ``strictable``."""
+
+    where: str
+    message: str
+    code: str
+    strictable: bool = True
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.message}" if self.where else self.message
+
+
+@dataclass
+class Findings:
+    """Problems collected while the stream is processed, in stream order."""
+
+    problems: list[Problem] = field(default_factory=list)
+
+    def add(self, where: str, message: str, code: str, *, strictable: bool = True) -> None:
+        self.problems.append(Problem(where, message, code, strictable))

@@ -1,0 +1,158 @@
+"""Read composed YAML nodes the way Argo CD reads the same text.
+
+Documents are composed with libyaml into nodes and never constructed into Python objects: node
+values keep their source text, nothing is re-typed, and PyYAML's own crashes on ``=`` or
+``2001-02-30`` cannot happen. The helpers here answer typed questions ("is this a string?") with
+go-yaml v2's rules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import yaml
+
+from cmp.errors import InputError
+from cmp.yaml11 import resolve_plain
+
+try:
+    _Loader: type = yaml.CSafeLoader
+except AttributeError:  # PyYAML built without libyaml
+    _Loader = yaml.SafeLoader
+
+Node = yaml.Node
+MappingNode = yaml.MappingNode
+ScalarNode = yaml.ScalarNode
+SequenceNode = yaml.SequenceNode
+
+_STR = "tag:yaml.org,2002:str"
+_PYYAML_PLAIN_TAGS = frozenset(
+    f"tag:yaml.org,2002:{t}"
+    for t in ("str", "bool", "int", "float", "null", "timestamp", "value", "merge")
+)
+
+
+def compose(text: str, where: str, first_line: int) -> Node | None:
+    """Compose one document; None when Argo CD would skip it (empty or ``null``)."""
+    try:
+        node: Node | None = yaml.compose(text, Loader=_Loader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f" at line {first_line + mark.line}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise InputError(where, f"malformed YAML{line}: {problem}") from None
+    if node is None or (isinstance(node, ScalarNode) and scalar_type(node) == "null"):
+        return None
+    return node
+
+
+def scalar_type(node: Node) -> str:
+    """The type Argo CD gives a node: a go-yaml v2 scalar type, or ``map`` / ``seq``."""
+    if isinstance(node, MappingNode):
+        return "map"
+    if isinstance(node, SequenceNode):
+        return "seq"
+    if isinstance(node, ScalarNode) and node.style is None and node.tag in _PYYAML_PLAIN_TAGS:
+        return resolve_plain(node.value)[0]
+    return "str" if node.tag == _STR else node.tag.rsplit(":", 1)[-1]
+
+
+def describe(node: Node) -> str:
+    kind = scalar_type(node)
+    return {"map": "a mapping", "seq": "a list", "str": "a string"}.get(kind, f"a {kind}")
+
+
+def key_text(node: Node) -> str:
+    """A mapping key as Argo CD names it after YAML to JSON (``y`` becomes ``true``)."""
+    if not isinstance(node, ScalarNode):
+        return f"<{describe(node)}>"
+    if node.style is None:
+        kind, value = resolve_plain(node.value)
+        if kind == "bool":
+            return "true" if value else "false"
+        if kind == "int":
+            return str(value)
+        if kind == "null":
+            return "null"
+    return str(node.value)
+
+
+def pairs(node: MappingNode, where: str, path: str) -> Iterator[tuple[str, Node]]:
+    """The (key, value) pairs of a mapping; merge keys are refused rather than half-supported."""
+    for key, value in node.value:
+        if isinstance(key, ScalarNode) and key.style is None and key.value == "<<":
+            raise InputError(where, f"{path or 'the document'} uses a YAML merge key (<<)")
+        yield key_text(key), value
+
+
+def get(node: Node | None, key: str, where: str, path: str) -> Node | None:
+    """The value of ``key`` in a mapping (the last one, as Argo CD keeps), or None."""
+    if not isinstance(node, MappingNode):
+        return None
+    found = None
+    for name, value in pairs(node, where, path):
+        if name == key:
+            found = value
+    return found
+
+
+def get_str(node: Node | None, key: str, where: str, path: str) -> str | None:
+    """A string field; None if absent or null; an error if it holds anything else."""
+    value = get(node, key, where, path)
+    if value is None or scalar_type(value) == "null":
+        return None
+    if scalar_type(value) != "str":
+        raise InputError(where, f"{join_path(path, key)} is {describe(value)}, not a string")
+    return str(value.value)
+
+
+def get_bool(node: Node | None, key: str, where: str, path: str) -> bool:
+    """A boolean field, false when absent or null."""
+    value = get(node, key, where, path)
+    if value is None or scalar_type(value) == "null":
+        return False
+    if scalar_type(value) != "bool":
+        raise InputError(where, f"{join_path(path, key)} is {describe(value)}, not a boolean")
+    if isinstance(value, ScalarNode) and value.style is None:
+        return bool(resolve_plain(value.value)[1])
+    return str(value.value) == "true"
+
+
+def get_map(node: Node | None, key: str, where: str, path: str) -> MappingNode | None:
+    """A mapping field; None if absent or null; an error if it holds anything else."""
+    value = get(node, key, where, path)
+    if value is None or scalar_type(value) == "null":
+        return None
+    if not isinstance(value, MappingNode):
+        raise InputError(where, f"{join_path(path, key)} is {describe(value)}, not a mapping")
+    return value
+
+
+def join_path(path: str, key: str | int) -> str:
+    if isinstance(key, int):
+        return f"{path}[{key}]"
+    return f"{path}.{key}" if path else key
+
+
+def check_unique_keys(root: Node, where: str) -> None:
+    """Refuse duplicate keys and shared (aliased) nodes anywhere in a document we will edit.
+
+    Argo CD keeps the last of two equal keys, so an annotation written into the first of two
+    ``annotations:`` maps would vanish; an alias would make one edit appear in several places.
+    """
+    seen: set[int] = set()
+    stack: list[tuple[Node, str]] = [(root, "")]
+    while stack:
+        node, path = stack.pop()
+        if id(node) in seen:
+            raise InputError(where, f"{path or 'the document'} is a YAML alias; cannot edit safely")
+        seen.add(id(node))
+        if isinstance(node, MappingNode):
+            names: set[str] = set()
+            for name, value in pairs(node, where, path):
+                if name in names:
+                    raise InputError(where, f"duplicate key {join_path(path, name)}")
+                names.add(name)
+                stack.append((value, join_path(path, name)))
+        elif isinstance(node, SequenceNode):
+            stack.extend((item, join_path(path, i)) for i, item in enumerate(node.value))

@@ -1,0 +1,75 @@
+"""ConfigMaps and Secrets: what a pod sees of each, and the index workloads resolve against."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from cmp import nodes
+from cmp.errors import InputError
+from cmp.model import Identity, Source, SourceKind
+
+SOURCE_KINDS: frozenset[str] = frozenset({"ConfigMap", "Secret"})
+
+
+def _string_map(obj: nodes.Node, field: str, where: str) -> dict[str, str]:
+    mapping = nodes.get_map(obj, field, where, "")
+    if mapping is None:
+        return {}
+    result: dict[str, str] = {}
+    for key, value in nodes.pairs(mapping, where, field):
+        if nodes.scalar_type(value) != "str":
+            raise InputError(where, f"{field}.{key} is {nodes.describe(value)}, not a string")
+        result[key] = str(value.value)
+    return result
+
+
+def _decode(text: str, field: str, key: str, where: str) -> bytes:
+    # The API server decodes with Go's StdEncoding, which skips line breaks.
+    try:
+        return base64.b64decode(text.replace("\n", "").replace("\r", ""), validate=True)
+    except (binascii.Error, ValueError):
+        raise InputError(where, f"{field}.{key} is not valid base64") from None
+
+
+def visible_entries(obj: nodes.Node, kind: SourceKind, where: str) -> dict[str, bytes]:
+    """The files or variables a pod gets, by key.
+
+    ConfigMap: ``data`` as UTF-8 plus ``binaryData`` decoded. Secret: ``data`` decoded with
+    ``stringData`` laid over it, as the API server merges them on write.
+    """
+    if kind == "ConfigMap":
+        entries = {k: v.encode("utf-8") for k, v in _string_map(obj, "data", where).items()}
+        for key, text in _string_map(obj, "binaryData", where).items():
+            if key in entries:
+                raise InputError(where, f"key {key} is in both data and binaryData")
+            entries[key] = _decode(text, "binaryData", key, where)
+        return entries
+    entries = {k: _decode(v, "data", k, where) for k, v in _string_map(obj, "data", where).items()}
+    entries.update((k, v.encode("utf-8")) for k, v in _string_map(obj, "stringData", where).items())
+    return entries
+
+
+def read_source(obj: nodes.Node, identity: Identity, ignored: bool) -> Source:
+    kind: SourceKind = "ConfigMap" if identity.kind == "ConfigMap" else "Secret"
+    return Source(identity, kind, visible_entries(obj, kind, identity.where), ignored)
+
+
+@dataclass
+class SourceIndex:
+    """Sources by (kind, namespace, name); a later object of the same identity wins, as in apply."""
+
+    by_key: dict[tuple[str, str | None, str], Source]
+
+    @classmethod
+    def build(cls, sources: Iterable[Source]) -> SourceIndex:
+        index: dict[tuple[str, str | None, str], Source] = {}
+        for source in sources:
+            if source.identity.name is not None:
+                index[(source.kind, source.identity.namespace, source.identity.name)] = source
+        return cls(index)
+
+    def lookup(self, kind: str, namespace: str | None, name: str) -> Source | None:
+        return self.by_key.get((kind, namespace, name))

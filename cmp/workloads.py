@@ -1,0 +1,243 @@
+"""Workloads: where each kind keeps its pod template, and which ConfigMaps and Secrets it reads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cmp import nodes
+from cmp.layout import Layout, block_layout
+from cmp.model import Findings, Identity, Ref, SourceKind, Via
+
+TEMPLATE = ("spec", "template")
+CRONJOB_TEMPLATE = ("spec", "jobTemplate", "spec", "template")
+
+# (API group, kind) → path of the pod template. Jobs are listed but stamped only on request.
+POD_TEMPLATE_PATHS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("apps", "Deployment"): TEMPLATE,
+    ("extensions", "Deployment"): TEMPLATE,
+    ("apps", "StatefulSet"): TEMPLATE,
+    ("apps", "DaemonSet"): TEMPLATE,
+    ("extensions", "DaemonSet"): TEMPLATE,
+    ("apps", "ReplicaSet"): TEMPLATE,
+    ("extensions", "ReplicaSet"): TEMPLATE,
+    ("", "ReplicationController"): TEMPLATE,
+    ("argoproj.io", "Rollout"): TEMPLATE,
+    ("apps.openshift.io", "DeploymentConfig"): TEMPLATE,
+    ("", "DeploymentConfig"): TEMPLATE,  # OpenShift's legacy ungrouped API
+    ("batch", "CronJob"): CRONJOB_TEMPLATE,
+    ("batch", "Job"): TEMPLATE,
+}
+WORKLOAD_KINDS: frozenset[str] = frozenset(kind for _, kind in POD_TEMPLATE_PATHS)
+CONTAINER_LISTS = ("containers", "initContainers", "ephemeralContainers")
+
+
+def api_group(api_version: str | None) -> str:
+    return api_version.rsplit("/", 1)[0] if api_version and "/" in api_version else ""
+
+
+@dataclass(frozen=True)
+class TemplateSite:
+    """Where the pod template sits, and the shape of its metadata, for an in-place edit."""
+
+    path: tuple[str | int, ...]  # from the document root to the pod template
+    template: Layout | None  # None: not a block mapping, so the document is re-emitted instead
+    metadata: Layout | None
+    annotations: Layout | None
+    has_metadata: bool
+    has_annotations: bool
+    annotations_text: dict[str, str]  # current pod-template annotations
+
+    @property
+    def editable_in_place(self) -> bool:
+        return (
+            self.template is not None
+            and (self.metadata is not None or not self.has_metadata)
+            and (self.annotations is not None or not self.has_annotations)
+        )
+
+
+@dataclass(frozen=True)
+class Workload:
+    identity: Identity
+    is_job: bool
+    refs: tuple[Ref, ...]
+    site: TemplateSite | None  # None when the object has no pod template (a Rollout's workloadRef)
+
+
+class _Scan:
+    """Collects the references of one pod spec; a wrong shape is a finding, a bad name an error."""
+
+    def __init__(self, where: str, findings: Findings, include_pull_secrets: bool) -> None:
+        self.where = where
+        self.findings = findings
+        self.include_pull_secrets = include_pull_secrets
+        self.refs: list[Ref] = []
+
+    def items(self, node: nodes.Node | None, key: str, path: str) -> list[tuple[str, nodes.Node]]:
+        value = nodes.get(node, key, self.where, path)
+        full = nodes.join_path(path, key)
+        if value is None or nodes.scalar_type(value) == "null":
+            return []
+        if not isinstance(value, nodes.SequenceNode):
+            self.findings.add(
+                self.where, f"{full} is {nodes.describe(value)}, not a list; ignored", "malformed"
+            )
+            return []
+        return [(nodes.join_path(full, i), item) for i, item in enumerate(value.value)]
+
+    def ref(
+        self,
+        kind: SourceKind,
+        node: nodes.Node | None,
+        path: str,
+        *,
+        via: Via,
+        name_key: str = "name",
+        key_field: bool = False,
+        items: bool = False,
+    ) -> None:
+        """Record the reference held in mapping ``node``: its name, keys and optionality."""
+        if node is None:
+            return
+        if not isinstance(node, nodes.MappingNode):
+            self.findings.add(self.where, f"{path} is {nodes.describe(node)}; ignored", "malformed")
+            return
+        name = nodes.get_str(node, name_key, self.where, path)
+        optional = nodes.get_bool(node, "optional", self.where, path)
+        if not name:
+            if not optional:
+                self.findings.add(self.where, f"{path} names no {kind}", "unnamed-ref")
+            return
+        keys: tuple[str, ...] | None = None
+        if key_field:
+            key = nodes.get_str(node, "key", self.where, path)
+            keys = (key,) if key is not None else None
+        elif items:
+            listed = [
+                nodes.get_str(item, "key", self.where, item_path)
+                for item_path, item in self.items(node, "items", path)
+            ]
+            keys = tuple(k for k in listed if k is not None) or None
+        self.refs.append(Ref(kind, name, via, path, optional, keys))
+
+    def pod_spec(self, spec: nodes.Node | None, path: str) -> None:
+        get = nodes.get
+        for vpath, volume in self.items(spec, "volumes", path):
+            self.ref(
+                "ConfigMap",
+                get(volume, "configMap", self.where, vpath),
+                f"{vpath}.configMap",
+                via="volume",
+                items=True,
+            )
+            self.ref(
+                "Secret",
+                get(volume, "secret", self.where, vpath),
+                f"{vpath}.secret",
+                via="volume",
+                items=True,
+                name_key="secretName",
+            )
+            projected = get(volume, "projected", self.where, vpath)
+            for spath, source in self.items(projected, "sources", f"{vpath}.projected"):
+                self.ref(
+                    "ConfigMap",
+                    get(source, "configMap", self.where, spath),
+                    f"{spath}.configMap",
+                    via="projected",
+                    items=True,
+                )
+                self.ref(
+                    "Secret",
+                    get(source, "secret", self.where, spath),
+                    f"{spath}.secret",
+                    via="projected",
+                    items=True,
+                )
+        for field in CONTAINER_LISTS:
+            for cpath, container in self.items(spec, field, path):
+                self.container(container, cpath)
+        if self.include_pull_secrets:
+            for ipath, item in self.items(spec, "imagePullSecrets", path):
+                self.ref("Secret", item, ipath, via="imagePullSecrets")
+
+    def container(self, container: nodes.Node, path: str) -> None:
+        get = nodes.get
+        for epath, env in self.items(container, "env", path):
+            value_from = get(env, "valueFrom", self.where, epath)
+            vpath = f"{epath}.valueFrom"
+            self.ref(
+                "ConfigMap",
+                get(value_from, "configMapKeyRef", self.where, vpath),
+                f"{vpath}.configMapKeyRef",
+                via="env",
+                key_field=True,
+            )
+            self.ref(
+                "Secret",
+                get(value_from, "secretKeyRef", self.where, vpath),
+                f"{vpath}.secretKeyRef",
+                via="env",
+                key_field=True,
+            )
+        for fpath, env_from in self.items(container, "envFrom", path):
+            self.ref(
+                "ConfigMap",
+                get(env_from, "configMapRef", self.where, fpath),
+                f"{fpath}.configMapRef",
+                via="envFrom",
+            )
+            self.ref(
+                "Secret",
+                get(env_from, "secretRef", self.where, fpath),
+                f"{fpath}.secretRef",
+                via="envFrom",
+            )
+
+
+def _site(
+    obj: nodes.Node, prefix: tuple[str | int, ...], template_path: tuple[str, ...], where: str
+) -> tuple[TemplateSite | None, nodes.Node | None]:
+    node: nodes.Node | None = obj
+    for key in template_path:
+        node = nodes.get(node, key, where, "")
+    if not isinstance(node, nodes.MappingNode):
+        return None, None
+    metadata = nodes.get(node, "metadata", where, "")
+    annotations = nodes.get(metadata, "annotations", where, "")
+    current: dict[str, str] = {}
+    if isinstance(annotations, nodes.MappingNode):
+        for key, value in nodes.pairs(annotations, where, "metadata.annotations"):
+            if isinstance(value, nodes.ScalarNode):
+                current[key] = str(value.value)
+    site = TemplateSite(
+        path=prefix + template_path,
+        template=block_layout(node),
+        metadata=block_layout(metadata),
+        annotations=block_layout(annotations),
+        has_metadata=metadata is not None,
+        has_annotations=annotations is not None,
+        annotations_text=current,
+    )
+    return site, nodes.get(node, "spec", where, "")
+
+
+def scan(
+    obj: nodes.Node,
+    prefix: tuple[str | int, ...],
+    identity: Identity,
+    group: str,
+    findings: Findings,
+    *,
+    include_pull_secrets: bool,
+) -> Workload | None:
+    """The workload record of ``obj``, or None if its kind has no pod template we stamp."""
+    template_path = POD_TEMPLATE_PATHS.get((group, identity.kind))
+    if template_path is None:
+        return None
+    nodes.check_unique_keys(obj, identity.where)
+    site, spec = _site(obj, prefix, template_path, identity.where)
+    scanner = _Scan(identity.where, findings, include_pull_secrets)
+    if site is not None:
+        scanner.pod_spec(spec, ".".join(template_path) + ".spec")
+    return Workload(identity, identity.kind == "Job", tuple(scanner.refs), site)
