@@ -1,0 +1,121 @@
+"""Small helpers shared by the behaviour tests: run the pipeline or the CLI, read the output back.
+
+Test inputs are small inline YAML written for the case at hand; they avoid scalars PyYAML would
+misread, so reading the output back with ``yaml.safe_load_all`` is safe here. Fidelity against
+Argo CD's own reading is checked with the Go oracle where it matters (tests/test_edit.py,
+tests/test_fidelity.py).
+"""
+
+from __future__ import annotations
+
+import io
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from cmp import cli, pipeline
+
+CORPUS = Path("/work/shared/corpus")
+RENDERS = sorted(CORPUS.glob("*/rendered/*.yaml"))
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+CRONJOB_TEMPLATE = ("spec", "jobTemplate", "spec", "template")
+
+
+def y(text: str) -> bytes:
+    """Inline YAML written indented in a test, as stream bytes."""
+    return textwrap.dedent(text).lstrip("\n").encode("utf-8")
+
+
+def stamp(data: bytes | str, **options: Any) -> pipeline.Result:
+    raw = y(data) if isinstance(data, str) else data
+    return pipeline.stamp(raw, pipeline.Options(**options))
+
+
+def docs(output: bytes) -> list[Any]:
+    return [d for d in yaml.safe_load_all(output.decode("utf-8")) if d is not None]
+
+
+def find(output: bytes, kind: str, name: str | None = None) -> dict[str, Any]:
+    """The one object of ``kind`` (and ``name``) in ``output``, List items included."""
+    found = []
+    for doc in docs(output):
+        for obj in doc["items"] if isinstance(doc.get("items"), list) else [doc]:
+            if obj.get("kind") == kind and (name is None or obj["metadata"]["name"] == name):
+                found.append(obj)
+    assert len(found) == 1, f"expected one {kind} {name}, found {len(found)}"
+    result: dict[str, Any] = found[0]
+    return result
+
+
+def template_annotations(obj: dict[str, Any]) -> dict[str, str]:
+    """The pod template annotations of a workload object ({} when it has none)."""
+    path = CRONJOB_TEMPLATE if obj.get("kind") == "CronJob" else ("spec", "template")
+    node: Any = obj
+    for key in path:
+        node = node[key]
+    annotations: dict[str, str] = (node.get("metadata") or {}).get("annotations") or {}
+    return annotations
+
+
+def ours(obj: dict[str, Any], prefix: str = "confighash.dev") -> dict[str, str]:
+    """Only confighash's annotations on a workload's pod template."""
+    return {
+        k: v
+        for k, v in template_annotations(obj).items()
+        if k == f"{prefix}/checksum" or k.startswith((f"configmap.{prefix}/", f"secret.{prefix}/"))
+    }
+
+
+def consumed(result: pipeline.Result, name: str) -> list[tuple[str, str]]:
+    """(kind, name) of the sources the workload ``name`` was stamped with."""
+    plans = [p for p in result.plans if p.workload.identity.name == name]
+    assert len(plans) == 1, plans
+    return [(s.kind, s.identity.name or "") for _, s in plans[0].consumed]
+
+
+def messages(result: pipeline.Result, code: str | None = None) -> list[str]:
+    return [str(p) for p in result.problems if code is None or p.code == code]
+
+
+@dataclass(frozen=True)
+class Run:
+    code: int
+    stdout: bytes
+    stderr: str
+
+    @property
+    def error_line(self) -> str:
+        """The single stderr line of a failed run, checked to be the only error line."""
+        lines = self.stderr.splitlines()
+        errors = [line for line in lines if not line.startswith("confighash: warning:")]
+        assert len(errors) == 1, self.stderr
+        return errors[0]
+
+
+def run_cli(
+    argv: list[str], stdin: bytes | str = b"", environ: dict[str, str] | None = None
+) -> Run:
+    raw = y(stdin) if isinstance(stdin, str) else stdin
+    out, err = io.BytesIO(), io.StringIO()
+    code = cli.main(
+        argv,
+        environ={} if environ is None else environ,
+        stdin=io.BytesIO(raw),
+        stdout=out,
+        stderr=err,
+    )
+    return Run(code, out.getvalue(), err.getvalue())
+
+
+def assert_failed_cleanly(run: Run, code: int = 1) -> str:
+    """A failure: the exit code, empty stdout, one ``confighash: error:`` line, no traceback."""
+    assert run.code == code, run
+    assert run.stdout == b""
+    assert "Traceback" not in run.stderr
+    lines = run.stderr.splitlines()
+    assert len(lines) == 1, run.stderr
+    assert lines[0].startswith("confighash: error:"), run.stderr
+    return lines[0]
