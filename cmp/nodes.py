@@ -52,7 +52,7 @@ def scalar_type(node: Node) -> str:
         return "map"
     if isinstance(node, SequenceNode):
         return "seq"
-    if isinstance(node, ScalarNode) and node.style is None and node.tag in _PYYAML_PLAIN_TAGS:
+    if isinstance(node, ScalarNode) and not node.style and node.tag in _PYYAML_PLAIN_TAGS:
         return resolve_plain(node.value)[0]
     return "str" if node.tag == _STR else node.tag.rsplit(":", 1)[-1]
 
@@ -66,7 +66,7 @@ def key_text(node: Node) -> str:
     """A mapping key as Argo CD names it after YAML to JSON (``y`` becomes ``true``)."""
     if not isinstance(node, ScalarNode):
         return f"<{describe(node)}>"
-    if node.style is None:
+    if not node.style:
         kind, value = resolve_plain(node.value)
         if kind == "bool":
             return "true" if value else "false"
@@ -80,7 +80,7 @@ def key_text(node: Node) -> str:
 def pairs(node: MappingNode, where: str, path: str) -> Iterator[tuple[str, Node]]:
     """The (key, value) pairs of a mapping; merge keys are refused rather than half-supported."""
     for key, value in node.value:
-        if isinstance(key, ScalarNode) and key.style is None and key.value == "<<":
+        if isinstance(key, ScalarNode) and not key.style and key.value == "<<":
             raise InputError(where, f"{path or 'the document'} uses a YAML merge key (<<)")
         yield key_text(key), value
 
@@ -113,7 +113,7 @@ def get_bool(node: Node | None, key: str, where: str, path: str) -> bool:
         return False
     if scalar_type(value) != "bool":
         raise InputError(where, f"{join_path(path, key)} is {describe(value)}, not a boolean")
-    if isinstance(value, ScalarNode) and value.style is None:
+    if isinstance(value, ScalarNode) and not value.style:
         return bool(resolve_plain(value.value)[1])
     return str(value.value) == "true"
 

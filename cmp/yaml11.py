@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-ScalarType = Literal["str", "bool", "int", "float", "null", "merge"]
+ScalarType = Literal["str", "bool", "int", "float", "null"]
 
 _TABLE: dict[str, tuple[ScalarType, object]] = {
     **{s: ("bool", True) for s in "y Y yes Yes YES on On ON true True TRUE".split()},
@@ -21,8 +21,9 @@ _TABLE: dict[str, tuple[ScalarType, object]] = {
     **{s: ("float", float("nan")) for s in [".nan", ".NaN", ".NAN"]},
     **{s: ("float", float("inf")) for s in [".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF"]},
     **{s: ("float", float("-inf")) for s in ["-.inf", "-.Inf", "-.INF"]},
-    "<<": ("merge", None),
 }
+# "<<" is absent on purpose: '<' starts no typed scalar, so a plain "<<" value is a string to
+# go-yaml v2 (only a plain "<<" key merges, which nodes.pairs refuses).
 _NUMBER_HINT = frozenset("0123456789+-")
 _YAML_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?")
 _GO_FLOAT_AFTER_DOT = re.compile(r"\.[0-9](_?[0-9])*([eE][-+]?[0-9](_?[0-9])*)?")
