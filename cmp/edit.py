@@ -119,6 +119,8 @@ def _edit_annotations(
     new = {k: v for k, v in changed.items() if layout.find(k) is None}
     if not kept and not new:
         return _drop_annotations(text, site, nl)
+    if any("\n" in text[e.value_start : e.value_end] for e in kept if e.key in changed):
+        return None  # a block scalar ends at the next line's start: replace it by re-emitting
     splices: list[Splice | None] = [_delete(text, e) for e in layout.entries if e.key in stale]
     splices += [
         Splice(e.value_start, e.value_end, quote(changed[e.key])) for e in kept if e.key in changed
