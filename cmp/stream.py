@@ -13,11 +13,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from cmp.errors import InputError
+from cmp.yaml11 import is_plain_string
 
 _SEPARATOR = re.compile(rb"^---(.*)$", re.MULTILINE)
 _KIND_LINE = re.compile(rb"^kind:[ \t]*(.*?)[ \t]*\r?$", re.MULTILINE)
 _ITEMS_LINE = re.compile(rb"^items:", re.MULTILINE)
 _BLANK_OR_COMMENT = re.compile(rb"\A(?:[ \t]*(?:#[^\n]*)?\r?(?:\n|\Z))*\Z")
+_IDENTIFIER = re.compile(rb"[A-Za-z][A-Za-z0-9]*")
 
 
 @dataclass(frozen=True)
@@ -83,7 +85,10 @@ def peek_kind(raw: bytes) -> bytes | None:
         return None
     kind: bytes = kinds[0]
     if kind[:1] in (b'"', b"'"):
-        return kind[1:-1] if len(kind) > 1 and kind[-1:] == kind[:1] else None
-    if b"#" in kind or not kind:
-        return None
-    return kind
+        if len(kind) < 2 or kind[-1:] != kind[:1]:
+            return None
+        kind = kind[1:-1]
+    elif not is_plain_string(kind.decode("utf-8", "replace")):
+        return None  # null, a bool or a number: not a kind, so compose and report it
+    # Anything but a plain identifier (empty, escapes, a tag, an anchor, flow) is read properly.
+    return kind if _IDENTIFIER.fullmatch(kind) else None
