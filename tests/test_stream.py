@@ -159,6 +159,15 @@ def test_separator_with_trailing_content_is_refused_naming_the_line(
         pytest.param(b"{kind: Deployment}\n", None, id="flow-style"),
         pytest.param(b'{"kind": "Deployment"}\n', None, id="json"),
         pytest.param(b"metadata:\n  name: x\n", None, id="no-kind"),
+        pytest.param(b"kind: ''\n", None, id="empty-quoted-kind"),
+        pytest.param(b"kind: null\n", None, id="null-kind"),
+        pytest.param(b"kind: ~\n", None, id="tilde-kind"),
+        pytest.param(b"kind: 5\n", None, id="number-kind"),
+        pytest.param(b"kind: Yes\n", None, id="bool-kind"),
+        pytest.param(b"kind: !!str Deployment\n", None, id="tagged-kind"),
+        pytest.param(b"kind: &k Deployment\n", None, id="anchored-kind"),
+        pytest.param(b'kind: "Config\\x4dap"\n', None, id="escaped-kind"),
+        pytest.param(b"kind: [\n", None, id="flow-start"),
     ],
 )
 def test_peek_kind(raw: bytes, kind: bytes | None) -> None:
