@@ -13,8 +13,9 @@ from collections.abc import Mapping, Sequence
 from typing import BinaryIO, TextIO
 
 from cmp import __version__, kustomize, pipeline, settings
+from cmp import commands as reports
 from cmp.annotations import DEFAULT_PREFIX
-from cmp.errors import ConfighashError
+from cmp.errors import ConfighashError, UsageError
 from cmp.model import Problem
 
 PROG = "confighash"
@@ -51,6 +52,13 @@ def _common() -> argparse.ArgumentParser:
         help="count imagePullSecrets as consumed Secrets",
     )
     group.add_argument(
+        "--precision",
+        choices=pipeline.PRECISIONS,
+        default="key",
+        help="key (default): a source's digest covers only the keys the pod reads; "
+        "object: the whole ConfigMap or Secret (docs/annotations.md)",
+    )
+    group.add_argument(
         "--secret-key-file",
         metavar="FILE",
         help="key for keyed Secret digests (default: $CONFIGHASH_SECRET_KEY_FILE)",
@@ -72,32 +80,34 @@ def parser() -> argparse.ArgumentParser:
     top.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     commands = top.add_subparsers(dest="command", metavar="COMMAND", required=True)
     common = _common()
-    build = commands.add_parser(
-        "build",
-        parents=[common],
-        help="run kustomize build on DIR and stamp its output",
-        description="Run `kustomize build DIR` and print the stamped stream. Arguments after `--` "
-        "go to kustomize unchanged.",
-    )
-    build.add_argument("directory", nargs="?", default=".", metavar="DIR")
-    build.add_argument(
+    rendering = argparse.ArgumentParser(add_help=False)
+    render_group = rendering.add_argument_group("kustomize options")
+    render_group.add_argument(
         "--kustomize",
         metavar="PATH",
         help="kustomize or kubectl binary (default: $KUSTOMIZE_BIN, kustomize, "
         "then kubectl kustomize)",
     )
-    build.add_argument(
+    render_group.add_argument(
         "--build-options",
         metavar="OPTIONS",
         default=None,
         help="kustomize build flags as one string, split on whitespace like Argo "
         "CD's kustomize.buildOptions (default: $CONFIGHASH_BUILD_OPTIONS)",
     )
-    build.add_argument(
+    render_group.add_argument(
         "--timeout",
         metavar="SECONDS",
         help="stop kustomize after this long (default: $CONFIGHASH_TIMEOUT, none)",
     )
+    build = commands.add_parser(
+        "build",
+        parents=[common, rendering],
+        help="run kustomize build on DIR and stamp its output",
+        description="Run `kustomize build DIR` and print the stamped stream. Arguments after `--` "
+        "go to kustomize unchanged.",
+    )
+    build.add_argument("directory", nargs="?", default=".", metavar="DIR")
     stamp = commands.add_parser(
         "stamp",
         parents=[common],
@@ -105,6 +115,7 @@ def parser() -> argparse.ArgumentParser:
         description="Stamp a rendered stream, e.g. `helm template ... | confighash stamp -`.",
     )
     stamp.add_argument("file", nargs="?", default="-", metavar="FILE")
+    reports.add_parsers(commands, [common, rendering])
     return top
 
 
@@ -140,15 +151,20 @@ def run(args: argparse.Namespace, environ: Mapping[str, str], stdin: BinaryIO) -
         include_jobs=args.include_jobs,
         include_image_pull_secrets=args.include_image_pull_secrets,
         secret_key=settings.read_secret_key(key_file) if key_file else None,
+        precision=args.precision,
     )
-    if args.command == "build":
+
+    def render(directory: str) -> bytes:
         timeout = settings.parse_timeout(args.timeout) if args.timeout else env.timeout
         build_options = env.build_options if args.build_options is None else args.build_options
         prefix = kustomize.command(args.kustomize or env.kustomize)
         extra = [*build_options.split(), *args.passthrough]
-        data = kustomize.build(prefix, args.directory, extra, timeout=timeout)
-    else:
-        data = _read_input(args.file, stdin)
+        return kustomize.build(prefix, directory, extra, timeout=timeout)
+
+    if args.command in reports.COMMANDS:
+        outcome = reports.run(args, options, render, lambda path: _read_input(path, stdin))
+        return pipeline.Result(outcome.output, [], outcome.problems, 0, outcome.exit_status)
+    data = render(args.directory) if args.command == "build" else _read_input(args.file, stdin)
     result = pipeline.stamp(data, options)
     if result.documents == 0 and not args.allow_empty:
         raise ConfighashError(
@@ -177,12 +193,15 @@ def main(
         args = parser().parse_args(argv)
     except SystemExit as exc:
         return int(exc.code or 0)
-    if passthrough and args.command != "build":
-        print(f"{PROG}: error: arguments after -- are only for build", file=err)
+    if passthrough and args.command not in ("build", *reports.COMMANDS):
+        print(f"{PROG}: error: arguments after -- are only for build, explain and diff", file=err)
         return 2
     args.passthrough = passthrough
     try:
         result = run(args, os.environ if environ is None else environ, stdin or sys.stdin.buffer)
+    except UsageError as exc:
+        print(f"{PROG}: error: {exc}", file=err)
+        return 2
     except ConfighashError as exc:
         print(f"{PROG}: error: {exc}", file=err)
         return 1
@@ -198,7 +217,7 @@ def main(
     out = stdout or sys.stdout.buffer
     out.write(result.output)
     out.flush()
-    return 0
+    return result.exit_status
 
 
 def entrypoint() -> None:

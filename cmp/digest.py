@@ -9,7 +9,7 @@ gets a new tag, so the fleet-wide rollout it causes is visible in every diff.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 
 import xxhash
 
@@ -28,9 +28,41 @@ def encode_entries(entries: Mapping[str, bytes]) -> bytes:
     return b"".join(parts)
 
 
-def source_digest(entries: Mapping[str, bytes], key: bytes | None = None) -> str:
-    """32 hex digits: xxh3-128, or keyed BLAKE2b-128 when ``key`` is given (for Secrets)."""
-    encoded = encode_entries(entries)
+# First bytes of a selection's encoding. Read as the 8-byte entry count that starts a whole-object
+# encoding it would be over 2**63, so no selection ever encodes like a whole object.
+_SELECTION_TAG = b"\xffkeys-v1"
+
+
+def encode_selection(entries: Mapping[str, bytes], keys: Collection[str]) -> bytes:
+    """Length-prefixed encoding of the ``keys`` a pod reads, each marked present or absent.
+
+    An absent key is written as its name and a 0 byte, a present one as its name, a 1 byte and its
+    length-prefixed value: "key absent" never encodes like any value, the empty string included.
+    """
+    chosen = sorted(set(keys))
+    parts = [_SELECTION_TAG, len(chosen).to_bytes(8, "big")]
+    for name in chosen:
+        raw_key = name.encode("utf-8")
+        parts += [len(raw_key).to_bytes(8, "big"), raw_key]
+        value = entries.get(name)
+        if value is None:
+            parts.append(b"\x00")
+        else:
+            parts += [b"\x01", len(value).to_bytes(8, "big"), value]
+    return b"".join(parts)
+
+
+def source_digest(
+    entries: Mapping[str, bytes],
+    key: bytes | None = None,
+    keys: Collection[str] | None = None,
+) -> str:
+    """32 hex digits: xxh3-128, or keyed BLAKE2b-128 when ``key`` is given (for Secrets).
+
+    ``keys`` restricts the digest to the keys a pod reads (key-level precision); None digests the
+    whole object.
+    """
+    encoded = encode_entries(entries) if keys is None else encode_selection(entries, keys)
     if key is None:
         return xxhash.xxh3_128_hexdigest(encoded)
     return hashlib.blake2b(encoded, key=key, digest_size=16, person=_PERSON).hexdigest()

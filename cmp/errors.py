@@ -26,3 +26,7 @@ class SettingsError(ConfighashError):
     def __init__(self, name: str, problem: str) -> None:
         super().__init__(f"invalid setting {name}: {problem}")
         self.name = name
+
+
+class UsageError(ConfighashError):
+    """The command line asks for something impossible; exit status 2, like an argparse error."""

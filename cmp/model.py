@@ -35,6 +35,20 @@ class Source:
     kind: SourceKind
     entries: dict[str, bytes]
     ignored: bool = False
+    # Set when the object is produced from something else in the stream, e.g. a SealedSecret:
+    # ``identity`` is then the producer, ``target`` the name of the Secret it produces, and
+    # ``entries`` hold the producer's content-deciding parts, not what the pod will see.
+    origin: str | None = None
+    target: str | None = None
+
+    @property
+    def name(self) -> str | None:
+        """The name workloads refer to."""
+        return self.target if self.origin is not None else self.identity.name
+
+    @property
+    def namespace(self) -> str | None:
+        return self.identity.namespace
 
 
 @dataclass(frozen=True)

@@ -12,13 +12,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
-from cmp import digest, edit, nodes, sources, stream, workloads
+from cmp import digest, edit, generated, nodes, sources, stream, workloads
 from cmp.annotations import DEFAULT_PREFIX, AnnotationKeys
 from cmp.errors import InputError
 from cmp.model import Findings, Identity, Problem, Ref, Source
 from cmp.workloads import Workload
 
-_INTERESTING = sources.SOURCE_KINDS | workloads.WORKLOAD_KINDS
+_INTERESTING = sources.SOURCE_KINDS | generated.GENERATOR_KINDS | workloads.WORKLOAD_KINDS
+_INTERESTING_EXPLAINED = _INTERESTING | workloads.UNSTAMPED_KINDS
+
+Precision = Literal["key", "object"]
+PRECISIONS: tuple[Precision, ...] = ("key", "object")
 
 
 @dataclass(frozen=True)
@@ -29,9 +33,37 @@ class Options:
     include_jobs: bool = False
     include_image_pull_secrets: bool = False
     secret_key: bytes | None = None
+    # "key": a source's digest covers only the keys the pod reads; "object": the whole source
+    precision: Precision = "key"
 
 
-Status = Literal["stamped", "unchanged", "ignored", "job", "no-sources", "no-template"]
+Status = Literal["stamped", "unchanged", "ignored", "job", "no-sources", "no-template", "pod"]
+
+
+@dataclass(frozen=True)
+class Use:
+    """One source a workload consumes: every reference to it, and the digest of what they read."""
+
+    source: Source
+    refs: tuple[Ref, ...]
+    keys: tuple[str, ...] | None  # the keys the digest covers (their union); None: whole object
+    digest: str
+
+    @property
+    def kind(self) -> str:
+        return self.source.kind
+
+    @property
+    def name(self) -> str:
+        return self.refs[0].name
+
+    @property
+    def missing(self) -> tuple[str, ...]:
+        """Keys some reference reads that the source does not hold (content in the stream only)."""
+        if self.source.origin is not None:
+            return ()
+        read = {k for ref in self.refs for k in ref.keys or ()}
+        return tuple(sorted(k for k in read if k not in self.source.entries))
 
 
 @dataclass(frozen=True)
@@ -43,6 +75,8 @@ class Plan:
     consumed: tuple[tuple[Ref, Source], ...] = ()
     unresolved: tuple[Ref, ...] = ()
     annotations: dict[str, str] = field(default_factory=dict)
+    uses: tuple[Use, ...] = ()  # one per consumed source, sorted by (kind, name)
+    ignored_sources: tuple[Source, ...] = ()  # referenced, but carry the ignore annotation
 
 
 @dataclass
@@ -51,6 +85,7 @@ class Result:
     plans: list[Plan]
     problems: list[Problem]
     documents: int
+    exit_status: int = 0  # diff --exit-code: 1 when a workload would restart
 
 
 @dataclass
@@ -102,13 +137,22 @@ def _is_ignored(obj: nodes.Node, identity: Identity, keys: AnnotationKeys) -> bo
 
 
 def read(
-    docs: list[stream.Document], opts: Options, keys: AnnotationKeys, findings: Findings
+    docs: list[stream.Document],
+    opts: Options,
+    keys: AnnotationKeys,
+    findings: Findings,
+    *,
+    explain: bool = False,
 ) -> _Read:
-    """Compose the documents that can matter and keep plain records of them, not trees."""
+    """Compose the documents that can matter and keep plain records of them, not trees.
+
+    ``explain`` also reads bare Pods and PodTemplates, which are never stamped.
+    """
     found = _Read()
+    interesting = _INTERESTING_EXPLAINED if explain else _INTERESTING
     for doc in docs:
         kind = stream.peek_kind(doc.raw)
-        if kind is not None and kind.decode("utf-8", "replace") not in _INTERESTING:
+        if kind is not None and kind.decode("utf-8", "replace") not in interesting:
             continue
         text = _decode(doc).removeprefix("\ufeff")
         root = nodes.compose(text, doc.where, doc.line)
@@ -121,22 +165,95 @@ def read(
                 found.sources.append(sources.read_source(obj, identity, ignored))
                 continue
             api_version = nodes.get_str(obj, "apiVersion", identity.where, "")
+            group = workloads.api_group(api_version)
+            if identity.kind in generated.GENERATOR_KINDS:
+                source = generated.read_generated(obj, identity, group, ignored)
+                if source is not None:
+                    found.sources.append(source)
+                continue
             workload = workloads.scan(
                 obj,
                 prefix,
                 identity,
-                workloads.api_group(api_version),
+                group,
                 findings,
                 include_pull_secrets=opts.include_image_pull_secrets,
+                unstamped=explain,
             )
             if workload is not None:
                 (found.ignored_workloads if ignored else found.workloads).append(workload)
     return found
 
 
-def _source_digest(source: Source, opts: Options) -> str:
+def digested_keys(
+    refs: tuple[Ref, ...], source: Source, precision: Precision
+) -> tuple[str, ...] | None:
+    """The keys a source's digest covers for one workload: the union of what its references read.
+
+    None (the whole object) under ``--precision object``, when any reference reads every key
+    (``envFrom``, a volume without ``items``), and for a produced Secret, whose keys the stream
+    does not show.
+    """
+    if precision == "object" or source.origin is not None:
+        return None
+    selected: set[str] = set()
+    for ref in refs:
+        if ref.keys is None:
+            return None
+        selected.update(ref.keys)
+    return tuple(sorted(selected))
+
+
+def _source_digest(source: Source, opts: Options, selected: tuple[str, ...] | None) -> str:
     key = opts.secret_key if source.kind == "Secret" else None
-    return digest.source_digest(source.entries, key)
+    return digest.source_digest(source.entries, key, selected)
+
+
+@dataclass(frozen=True)
+class Resolution:
+    uses: tuple[Use, ...]
+    unresolved: tuple[Ref, ...]
+    ignored_sources: tuple[Source, ...]
+
+
+def resolve(workload: Workload, index: sources.SourceIndex, opts: Options) -> Resolution:
+    """Match a workload's references to sources and digest what it reads of each."""
+    refs: dict[tuple[str, str], list[Ref]] = {}
+    found: dict[tuple[str, str], Source] = {}
+    unresolved: list[Ref] = []
+    ignored: dict[tuple[str, str], Source] = {}
+    for ref in workload.refs:
+        source = index.lookup(ref.kind, workload.identity.namespace, ref.name)
+        if source is None:
+            unresolved.append(ref)
+        elif source.ignored:
+            ignored.setdefault((ref.kind, ref.name), source)
+        else:
+            refs.setdefault((ref.kind, ref.name), []).append(ref)
+            found[(ref.kind, ref.name)] = source
+    uses = []
+    for k in sorted(refs):
+        group = tuple(refs[k])
+        selected = digested_keys(group, found[k], opts.precision)
+        uses.append(Use(found[k], group, selected, _source_digest(found[k], opts, selected)))
+    return Resolution(tuple(uses), tuple(unresolved), tuple(ignored[k] for k in sorted(ignored)))
+
+
+def _warn_missing_keys(workload: Workload, uses: tuple[Use, ...], findings: Findings) -> None:
+    for use in uses:
+        if use.source.origin is not None:
+            continue
+        for ref in use.refs:
+            absent = [k for k in ref.keys or () if k not in use.source.entries]
+            if absent and not ref.optional:
+                ns = workload.identity.namespace
+                shown = f"{ns}/{ref.name}" if ns else ref.name
+                findings.add(
+                    workload.identity.where,
+                    f"{ref.path} reads key {', '.join(absent)} of {ref.kind} {shown}, which "
+                    "has no such key (the pod will not start)",
+                    "missing-key",
+                )
 
 
 def plan(
@@ -149,26 +266,26 @@ def plan(
     """Resolve a workload's references and decide the annotations its pod template carries."""
     if workload.site is None:
         return Plan(workload, "no-template")
-    consumed: dict[tuple[str, str], tuple[Ref, Source]] = {}
-    unresolved: list[Ref] = []
-    for ref in workload.refs:
-        source = index.lookup(ref.kind, workload.identity.namespace, ref.name)
-        if source is None:
-            unresolved.append(ref)
-            if not ref.optional:
-                ns = workload.identity.namespace
-                shown = f"{ns}/{ref.name}" if ns else ref.name
-                findings.add(
-                    workload.identity.where,
-                    f"{ref.path} refers to {ref.kind} {shown}, which is not in the stream",
-                    "unresolved-ref",
-                )
-        elif not source.ignored:
-            consumed.setdefault((ref.kind, ref.name), (ref, source))
-    pairs = tuple(consumed[k] for k in sorted(consumed))
+    resolution = resolve(workload, index, opts)
+    for ref in resolution.unresolved:
+        if not ref.optional:
+            ns = workload.identity.namespace
+            shown = f"{ns}/{ref.name}" if ns else ref.name
+            findings.add(
+                workload.identity.where,
+                f"{ref.path} refers to {ref.kind} {shown}, which is not in the stream",
+                "unresolved-ref",
+            )
+    _warn_missing_keys(workload, resolution.uses, findings)
+    uses = resolution.uses
+    unresolved = resolution.unresolved
+    pairs = tuple((u.refs[0], u.source) for u in uses)
+    skipped = resolution.ignored_sources
+    if not workload.stampable:
+        return Plan(workload, "pod", pairs, unresolved, uses=uses, ignored_sources=skipped)
     if workload.is_job and not opts.include_jobs:
         if pairs:
-            names = ", ".join(f"{s.kind} {s.identity.name}" for _, s in pairs)
+            names = ", ".join(f"{s.kind} {s.name}" for _, s in pairs)
             findings.add(
                 workload.identity.where,
                 f"not stamped: a Job's pod template is immutable (consumes {names}; "
@@ -176,17 +293,16 @@ def plan(
                 "job-not-stamped",
                 strictable=False,
             )
-        return Plan(workload, "job", pairs, tuple(unresolved))
+        return Plan(workload, "job", pairs, unresolved, uses=uses, ignored_sources=skipped)
     annotations: dict[str, str] = {}
     triples = []
-    for ref, source in pairs:
-        value = _source_digest(source, opts)
-        annotations[keys.source(ref.kind, ref.name)] = digest.short(value)
-        triples.append((ref.kind, ref.name, value))
+    for use in uses:
+        annotations[keys.source(use.kind, use.name)] = digest.short(use.digest)
+        triples.append((use.kind, use.name, use.digest))
     if triples:
         annotations[keys.checksum] = digest.checksum(triples)
     status: Status = "stamped" if pairs else "no-sources"
-    return Plan(workload, status, pairs, tuple(unresolved), annotations)
+    return Plan(workload, status, pairs, unresolved, annotations, uses, skipped)
 
 
 def _edit_document(
@@ -216,17 +332,51 @@ def _edit_document(
     return (bom + new).encode("utf-8")
 
 
-def stamp(data: bytes, opts: Options) -> Result:
-    """Stamp every workload in ``data`` with digests of the in-stream sources it consumes."""
+@dataclass
+class Analysis:
+    """Everything decided about a stream before any edit: the stamp path and explain share it."""
+
+    pieces: list[stream.Piece]
+    docs: list[stream.Document]
+    sources: list[Source]
+    plans: list[Plan]  # in stream order
+    problems: list[Problem]
+
+
+def _ignored_plan(workload: Workload, index: sources.SourceIndex, opts: Options) -> Plan:
+    resolution = resolve(workload, index, opts)
+    pairs = tuple((u.refs[0], u.source) for u in resolution.uses)
+    return Plan(
+        workload,
+        "ignored",
+        pairs,
+        resolution.unresolved,
+        uses=resolution.uses,
+        ignored_sources=resolution.ignored_sources,
+    )
+
+
+def analyze(data: bytes, opts: Options, *, explain: bool = False) -> Analysis:
+    """Split and read ``data``, resolve every workload's sources and plan its annotations.
+
+    ``explain`` also reads bare Pods and PodTemplates and resolves ignored workloads, to report
+    what they would consume; the stamp path needs neither.
+    """
     keys = AnnotationKeys(opts.prefix)
     findings = Findings()
     pieces, docs = stream.split(data)
-    found = read(docs, opts, keys, findings)
-    index = sources.SourceIndex.build(found.sources)
+    found = read(docs, opts, keys, findings, explain=explain)
+    index = sources.SourceIndex.build(found.sources, findings)
     plans = [plan(w, index, opts, keys, findings) for w in found.workloads]
-    plans += [Plan(w, "ignored") for w in found.ignored_workloads]
+    if explain:
+        plans += [_ignored_plan(w, index, opts) for w in found.ignored_workloads]
+    else:
+        plans += [Plan(w, "ignored") for w in found.ignored_workloads]
     if opts.secret_key is None and any(
-        s.kind == "Secret" for p in plans if p.status == "stamped" for _, s in p.consumed
+        s.kind == "Secret" and s.origin is None
+        for p in plans
+        if p.status == "stamped"
+        for _, s in p.consumed
     ):
         findings.add(
             "",
@@ -235,15 +385,23 @@ def stamp(data: bytes, opts: Options) -> Result:
             "unkeyed-secret-digest",
             strictable=False,
         )
+    plans.sort(key=lambda p: (p.workload.identity.document, p.workload.identity.item or 0))
+    return Analysis(pieces, docs, found.sources, plans, findings.problems)
+
+
+def stamp(data: bytes, opts: Options) -> Result:
+    """Stamp every workload in ``data`` with digests of the in-stream sources it consumes."""
+    keys = AnnotationKeys(opts.prefix)
+    analysis = analyze(data, opts)
     by_doc: dict[int, list[Plan]] = {}
-    for p in plans:
+    for p in analysis.plans:
         if p.status in ("stamped", "no-sources") and p.workload.site is not None:
             by_doc.setdefault(p.workload.identity.document, []).append(p)
     replacements: dict[int, bytes] = {}
-    for doc in docs:
+    for doc in analysis.docs:
         if doc.index in by_doc:
             new = _edit_document(doc, by_doc[doc.index], keys)
             if new is not None and new != doc.raw:
                 replacements[doc.piece] = new
-    plans.sort(key=lambda p: (p.workload.identity.document, p.workload.identity.item or 0))
-    return Result(stream.join(pieces, replacements), plans, findings.problems, len(docs))
+    output = stream.join(analysis.pieces, replacements)
+    return Result(output, analysis.plans, analysis.problems, len(analysis.docs))

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from cmp import nodes
 from cmp.errors import InputError
-from cmp.model import Identity, Source, SourceKind
+from cmp.model import Findings, Identity, Source, SourceKind
 
 SOURCE_KINDS: frozenset[str] = frozenset({"ConfigMap", "Secret"})
 
@@ -64,11 +64,28 @@ class SourceIndex:
     by_key: dict[tuple[str, str | None, str], Source]
 
     @classmethod
-    def build(cls, sources: Iterable[Source]) -> SourceIndex:
+    def build(cls, sources: Iterable[Source], findings: Findings | None = None) -> SourceIndex:
+        """Index ``sources``. A Secret in the stream wins over a producer (a SealedSecret, ...)
+        of the same name, with a warning: its content is what the digest can see."""
         index: dict[tuple[str, str | None, str], Source] = {}
         for source in sources:
-            if source.identity.name is not None:
-                index[(source.kind, source.identity.namespace, source.identity.name)] = source
+            if source.name is None:
+                continue
+            key = (source.kind, source.namespace, source.name)
+            held = index.get(key)
+            if held is not None and (held.origin is None) != (source.origin is None):
+                real, producer = (held, source) if held.origin is None else (source, held)
+                if findings is not None:
+                    findings.add(
+                        producer.identity.where,
+                        f"produces Secret {source.name}, which is also in the stream "
+                        f"({real.identity.where}); the Secret in the stream is digested",
+                        "shadowed-producer",
+                        strictable=False,
+                    )
+                index[key] = real
+                continue
+            index[key] = source
         return cls(index)
 
     def lookup(self, kind: str, namespace: str | None, name: str) -> Source | None:

@@ -28,6 +28,12 @@ POD_TEMPLATE_PATHS: dict[tuple[str, str], tuple[str, ...]] = {
     ("batch", "Job"): TEMPLATE,
 }
 WORKLOAD_KINDS: frozenset[str] = frozenset(kind for _, kind in POD_TEMPLATE_PATHS)
+# Objects with a pod spec that are never stamped; read only when explaining.
+UNSTAMPED_POD_PATHS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("", "Pod"): (),
+    ("", "PodTemplate"): ("template",),
+}
+UNSTAMPED_KINDS: frozenset[str] = frozenset(kind for _, kind in UNSTAMPED_POD_PATHS)
 CONTAINER_LISTS = ("containers", "initContainers", "ephemeralContainers")
 
 
@@ -62,6 +68,8 @@ class Workload:
     is_job: bool
     refs: tuple[Ref, ...]
     site: TemplateSite | None  # None when the object has no pod template (a Rollout's workloadRef)
+    update_strategy: str | None = None  # spec.updateStrategy.type of a StatefulSet or DaemonSet
+    stampable: bool = True  # False for a bare Pod or a PodTemplate, read only to explain them
 
 
 class _Scan:
@@ -230,14 +238,39 @@ def scan(
     findings: Findings,
     *,
     include_pull_secrets: bool,
+    unstamped: bool = False,
 ) -> Workload | None:
-    """The workload record of ``obj``, or None if its kind has no pod template we stamp."""
+    """The workload record of ``obj``, or None if its kind has no pod template we stamp.
+
+    ``unstamped`` also reads bare Pods and PodTemplates, marked ``stampable=False``.
+    """
     template_path = POD_TEMPLATE_PATHS.get((group, identity.kind))
+    stampable = template_path is not None
+    if template_path is None and unstamped:
+        template_path = UNSTAMPED_POD_PATHS.get((group, identity.kind))
     if template_path is None:
         return None
     nodes.check_unique_keys(obj, identity.where)
     site, spec = _site(obj, prefix, template_path, identity.where)
     scanner = _Scan(identity.where, findings, include_pull_secrets)
     if site is not None:
-        scanner.pod_spec(spec, ".".join(template_path) + ".spec")
-    return Workload(identity, identity.kind == "Job", tuple(scanner.refs), site)
+        scanner.pod_spec(spec, ".".join((*template_path, "spec")))
+    return Workload(
+        identity,
+        identity.kind == "Job",
+        tuple(scanner.refs),
+        site,
+        _update_strategy(obj, identity.kind),
+        stampable,
+    )
+
+
+def _update_strategy(obj: nodes.Node, kind: str) -> str | None:
+    if kind not in ("StatefulSet", "DaemonSet"):
+        return None
+    spec = nodes.get(obj, "spec", "", "")
+    strategy = nodes.get(spec, "updateStrategy", "", "spec")
+    value = nodes.get(strategy, "type", "", "spec.updateStrategy")
+    if value is None or nodes.scalar_type(value) != "str":
+        return None
+    return str(value.value)

@@ -1,0 +1,134 @@
+"""The ``explain`` and ``diff`` commands: get the streams, analyse them, render a report.
+
+Rendering a directory and reading a file are passed in by the command line, which owns the
+settings (kustomize binary, build options, timeout); everything else here is a pure function of
+the streams. The report goes to stdout only when the whole command succeeded.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from cmp import diff, explain, gitrev, pipeline, render
+from cmp.errors import ConfighashError, UsageError
+from cmp.model import Problem
+
+Render = Callable[[str], bytes]  # a directory → its kustomize build output
+Read = Callable[[str], bytes]  # a file path or "-" → its bytes
+
+COMMANDS = ("explain", "diff")
+
+
+@dataclass
+class Outcome:
+    output: bytes
+    problems: list[Problem]
+    exit_status: int = 0
+
+
+def run_explain(
+    args: argparse.Namespace, options: pipeline.Options, build: Render, read: Read
+) -> Outcome:
+    if args.stream is not None and args.directory is not None:
+        raise UsageError("explain takes DIR or --stream FILE, not both")
+    data = read(args.stream) if args.stream is not None else build(args.directory or ".")
+    analysis = pipeline.analyze(data, options, explain=True)
+    report = explain.explain(analysis, options)
+    return Outcome(render.explain(report, args.output).encode("utf-8"), [])
+
+
+def _load(
+    operand: diff.Operand, other: diff.Operand, label: str, build: Render, read: Read
+) -> bytes:
+    try:
+        if operand.kind == "git":
+            assert operand.rev is not None
+            with gitrev.worktree(diff.app_directory(operand, other), operand.rev) as path:
+                return build(path)
+        assert operand.path is not None
+        if operand.kind == "directory":
+            return build(operand.path)
+        return read(operand.path)
+    except UsageError:
+        raise
+    except ConfighashError as exc:
+        raise ConfighashError(f"{label} ({operand}): {exc}") from None
+
+
+def _analyze(data: bytes, options: pipeline.Options, label: str) -> pipeline.Analysis:
+    try:
+        return pipeline.analyze(data, options)
+    except ConfighashError as exc:
+        raise ConfighashError(f"{label}: {exc}") from None
+
+
+def run_diff(
+    args: argparse.Namespace, options: pipeline.Options, build: Render, read: Read
+) -> Outcome:
+    old = diff.parse_operand(args.old)
+    new = diff.parse_operand(args.new)
+    diff.check_operands(old, new)
+    before = _analyze(_load(old, new, "OLD", build, read), options, "OLD")
+    after = _analyze(_load(new, old, "NEW", build, read), options, "NEW")
+    report = diff.compare(before, after, options.prefix)
+    status = 1 if args.exit_code and report.restarts else 0
+    # A diff shows no digest, so the warning about unkeyed Secret digests does not apply to it.
+    problems = [p for p in after.problems if p.code != "unkeyed-secret-digest"]
+    return Outcome(render.diff(report, args.output).encode("utf-8"), problems, status)
+
+
+def add_parsers(
+    commands: argparse._SubParsersAction,  # type: ignore[type-arg]
+    parents: list[argparse.ArgumentParser],
+) -> None:
+    """The ``explain`` and ``diff`` subcommands, with the stamping and kustomize options."""
+    explain_parser = commands.add_parser(
+        "explain",
+        parents=parents,
+        help="show, per workload, what it consumes and whether and why it is stamped",
+        description="Show every workload in the stream: stamped or not and why, each "
+        "ConfigMap and Secret it consumes (how, which keys, digest), unresolved references "
+        "and warnings. Renders DIR with kustomize, or reads --stream.",
+    )
+    explain_parser.add_argument("directory", nargs="?", default=None, metavar="DIR")
+    explain_parser.add_argument(
+        "--stream", metavar="FILE", help="read a rendered stream (FILE, or - for stdin)"
+    )
+    explain_parser.add_argument(
+        "-o",
+        "--output",
+        choices=render.EXPLAIN_FORMATS,
+        default="table",
+        help="table (default), json (docs/explain.md), dot or mermaid",
+    )
+    diff_parser = commands.add_parser(
+        "diff",
+        parents=parents,
+        help="list the workloads a change restarts, and which sources and keys cause it",
+        description="Compare the stamps of OLD and NEW. Each is a directory to render, a "
+        "rendered stream file, - for stdin, or git:REV[:DIR] for DIR (default: the other "
+        "side's directory, else .) at revision REV, rendered in a temporary git worktree. "
+        "Key names only: values are never shown.",
+    )
+    diff_parser.add_argument("old", metavar="OLD")
+    diff_parser.add_argument("new", metavar="NEW")
+    diff_parser.add_argument(
+        "-o",
+        "--output",
+        choices=render.DIFF_FORMATS,
+        default="markdown",
+        help="markdown (default, for a pull-request comment) or json (docs/ci.md)",
+    )
+    diff_parser.add_argument(
+        "--exit-code",
+        action="store_true",
+        help="exit 1 when any workload would restart, as git diff --exit-code",
+    )
+
+
+def run(args: argparse.Namespace, options: pipeline.Options, build: Render, read: Read) -> Outcome:
+    if args.command == "explain":
+        return run_explain(args, options, build, read)
+    return run_diff(args, options, build, read)
