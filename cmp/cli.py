@@ -12,7 +12,7 @@ import traceback
 from collections.abc import Mapping, Sequence
 from typing import BinaryIO, TextIO
 
-from cmp import __version__, kustomize, pipeline, settings
+from cmp import __version__, kustomize, pipeline, scrub, settings
 from cmp import commands as reports
 from cmp.annotations import DEFAULT_PREFIX
 from cmp.errors import ConfighashError, UsageError
@@ -33,23 +33,26 @@ def _common() -> argparse.ArgumentParser:
     group.add_argument(
         "--annotation-prefix",
         metavar="PREFIX",
-        default=DEFAULT_PREFIX,
-        help=f"prefix of every annotation key (default: {DEFAULT_PREFIX})",
+        help=f"prefix of every annotation key (default: parameter annotation-prefix, else "
+        f"{DEFAULT_PREFIX})",
     )
     group.add_argument(
         "--strict",
-        action="store_true",
-        help="fail on references to ConfigMaps or Secrets not in the stream",
+        action=argparse.BooleanOptionalAction,
+        help="fail on references to ConfigMaps or Secrets not in the stream (default: "
+        "parameter strict, else off)",
     )
     group.add_argument(
         "--include-jobs",
-        action="store_true",
-        help="stamp Jobs too (their pod template is immutable: a change fails sync)",
+        action=argparse.BooleanOptionalAction,
+        help="stamp Jobs too (their pod template is immutable: a change fails sync; default: "
+        "parameter include-jobs, else off)",
     )
     group.add_argument(
         "--include-image-pull-secrets",
-        action="store_true",
-        help="count imagePullSecrets as consumed Secrets",
+        action=argparse.BooleanOptionalAction,
+        help="count imagePullSecrets as consumed Secrets (default: parameter "
+        "include-image-pull-secrets, else off)",
     )
     group.add_argument(
         "--precision",
@@ -65,8 +68,9 @@ def _common() -> argparse.ArgumentParser:
     )
     group.add_argument(
         "--allow-empty",
-        action="store_true",
-        help="accept a stream with no objects (Argo CD would prune everything)",
+        action=argparse.BooleanOptionalAction,
+        help="accept a stream with no objects (Argo CD would prune everything; default: "
+        "parameter allow-empty, else off)",
     )
     group.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
     return common
@@ -98,7 +102,8 @@ def parser() -> argparse.ArgumentParser:
     render_group.add_argument(
         "--timeout",
         metavar="SECONDS",
-        help="stop kustomize after this long (default: $CONFIGHASH_TIMEOUT, none)",
+        help=f"stop kustomize after this long (default: $CONFIGHASH_TIMEOUT, else "
+        f"{settings.DEFAULT_TIMEOUT:g})",
     )
     build = commands.add_parser(
         "build",
@@ -141,35 +146,58 @@ def _read_input(path: str, stdin: BinaryIO) -> bytes:
         raise ConfighashError(f"cannot read {path}: {exc.strerror}") from None
 
 
-def run(args: argparse.Namespace, environ: Mapping[str, str], stdin: BinaryIO) -> pipeline.Result:
-    env = settings.from_environ(environ)
-    key_file = args.secret_key_file or env.secret_key_file
-    options = pipeline.Options(
-        namespace=args.namespace or env.namespace,
-        prefix=args.annotation_prefix,
+def _flags(args: argparse.Namespace) -> settings.Flags:
+    return settings.Flags(
+        namespace=args.namespace,
+        annotation_prefix=args.annotation_prefix,
         strict=args.strict,
         include_jobs=args.include_jobs,
         include_image_pull_secrets=args.include_image_pull_secrets,
-        secret_key=settings.read_secret_key(key_file) if key_file else None,
+        allow_empty=args.allow_empty,
+        secret_key_file=args.secret_key_file,
+        kustomize=getattr(args, "kustomize", None),
+        build_options=getattr(args, "build_options", None),
+        timeout=getattr(args, "timeout", None),
+    )
+
+
+def run(args: argparse.Namespace, environ: Mapping[str, str], stdin: BinaryIO) -> pipeline.Result:
+    conf = settings.resolve(environ, _flags(args))
+    args.strict = conf.strict  # main() reports problems under the resolved setting
+    key_file = conf.secret_key_file
+    key = settings.read_secret_key(key_file, conf.secret_key_origin) if key_file else None
+    options = pipeline.Options(
+        namespace=conf.namespace,
+        prefix=conf.annotation_prefix,
+        strict=conf.strict,
+        include_jobs=conf.include_jobs,
+        include_image_pull_secrets=conf.include_image_pull_secrets,
+        secret_key=key,
         precision=args.precision,
     )
 
     def render(directory: str) -> bytes:
-        timeout = settings.parse_timeout(args.timeout) if args.timeout else env.timeout
-        build_options = env.build_options if args.build_options is None else args.build_options
-        prefix = kustomize.command(args.kustomize or env.kustomize)
-        extra = [*build_options.split(), *args.passthrough]
-        return kustomize.build(prefix, directory, extra, timeout=timeout)
+        prefix = kustomize.command(conf.kustomize, path=conf.path)
+        return kustomize.build(
+            prefix,
+            directory,
+            conf.build_options(args.passthrough),
+            env=environ,
+            timeout=conf.timeout,
+            tmpdir=conf.tmpdir,
+            redact=scrub.key_values(key),
+        )
 
     if args.command in reports.COMMANDS:
         outcome = reports.run(args, options, render, lambda path: _read_input(path, stdin))
         return pipeline.Result(outcome.output, [], outcome.problems, 0, outcome.exit_status)
     data = render(args.directory) if args.command == "build" else _read_input(args.file, stdin)
     result = pipeline.stamp(data, options)
-    if result.documents == 0 and not args.allow_empty:
+    if result.documents == 0 and not conf.allow_empty:
         raise ConfighashError(
             "the stream has no objects; refusing to print it, because Argo CD would prune "
-            "everything (pass --allow-empty if that is intended)"
+            'everything (set the parameter allow-empty to "true", or pass --allow-empty, if that '
+            "is intended)"
         )
     return result
 

@@ -1,53 +1,177 @@
 """The one place confighash runs another program: ``kustomize build``.
 
-The child runs in its own process group. A SIGTERM or SIGINT sent to confighash (Argo CD sends
-SIGTERM at its deadline, then SIGKILL 5 s later) is passed on to the whole group, so no kustomize
-or helm process is left behind.
+How the process is handled, under Argo CD and in a terminal alike:
+
+- kustomize stays in confighash's process group. Argo CD starts the generate command as the leader
+  of a new group and, at its deadline, SIGKILLs that command at once (Go's exec.CommandContext)
+  while it sends SIGTERM to the whole group, then SIGKILL 5 s later. confighash may get no chance
+  to run any code, so only a kustomize in the same group is reliably reached; one in a group of
+  its own would outlive a killed confighash. In a terminal, Ctrl-C reaches it the same way.
+- When confighash itself receives SIGTERM or SIGINT, or its timeout expires, it ends kustomize and
+  everything kustomize started: the signal (SIGTERM on timeout), up to GRACE_S to exit, then
+  SIGKILL after freezing the tree with SIGSTOP, parents first, so that nothing forks away. On
+  Linux confighash is a child subreaper during the build, so orphans inside the tree stay found.
+- Each build gets a private TMPDIR under $TMPDIR, removed afterwards: kustomize's and helm's
+  scratch files never outlive the run and never collide with concurrent runs.
+- On failure, kustomize's stderr becomes one line with Secret values redacted (cmp.scrub).
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
+import selectors
 import shutil
 import signal
 import subprocess
-from collections.abc import Callable, Iterator, Mapping, Sequence
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from types import FrameType
 
+from cmp import scrub
 from cmp.errors import RenderError
 
 Which = Callable[[str], "str | None"]
-_STDERR_TAIL = 20  # lines of kustomize's stderr kept in the error message
+GRACE_S = 1.0  # after forwarding SIGTERM/SIGINT, how long the tree may take before SIGKILL
+PIPE_GRACE_S = 1.0  # after kustomize exits, how long a process it left may hold its output open
+_POLL_S = 0.05
+_PR_SET_CHILD_SUBREAPER = 36
 
 
-def command(explicit: str | None, which: Which = shutil.which) -> list[str]:
-    """argv prefix for a build: ``--kustomize``/``KUSTOMIZE_BIN``, else kustomize, else kubectl."""
+def command(explicit: str | None, which: Which | None = None, path: str | None = None) -> list[str]:
+    """argv prefix for a build: ``--kustomize``/``KUSTOMIZE_BIN``, else kustomize, else kubectl.
+
+    ``path`` is the PATH to search (None: the process's own).
+    """
+    find: Which = which or (lambda name: shutil.which(name, path=path))
     if explicit:
-        found = which(explicit)
+        found = find(explicit)
         if found is None:
             raise RenderError(f"kustomize binary {explicit!r} not found or not executable")
         return [found, "kustomize"] if Path(found).name == "kubectl" else [found, "build"]
-    found = which("kustomize")
+    found = find("kustomize")
     if found is not None:
         return [found, "build"]
-    found = which("kubectl")
+    found = find("kubectl")
     if found is not None:
         return [found, "kustomize"]
     raise RenderError("neither kustomize nor kubectl is on PATH (set --kustomize or KUSTOMIZE_BIN)")
 
 
+# --- the process tree kustomize starts ---------------------------------------------------------
+
+
+def _set_subreaper(on: bool) -> bool:
+    """Make this process adopt orphans of its descendants (Linux), so none can slip away."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return bool(libc.prctl(_PR_SET_CHILD_SUBREAPER, int(on), 0, 0, 0) == 0)
+    except (OSError, AttributeError):
+        return False
+
+
+def _proc_table() -> dict[int, tuple[int, str]] | None:
+    """pid -> (parent pid, state) of every process, from /proc; None without /proc."""
+    try:
+        names = os.listdir("/proc")
+    except OSError:
+        return None
+    table: dict[int, tuple[int, str]] = {}
+    for name in names:
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as f:
+                fields = f.read().rsplit(b")", 1)[-1].split()
+            table[int(name)] = (int(fields[1]), fields[0].decode("ascii", "replace"))
+        except (OSError, IndexError, ValueError):
+            continue
+    return table
+
+
+def _children(pid: int, table: dict[int, tuple[int, str]]) -> set[int]:
+    return {p for p, (parent, _) in table.items() if parent == pid}
+
+
+class _Tree:
+    """kustomize and every live process it started, parents before children."""
+
+    def __init__(self, process: subprocess.Popen[bytes], before: set[int]) -> None:
+        self.process = process
+        self.before = before  # children this process had before kustomize started
+
+    def members(self) -> list[int]:
+        table = _proc_table()
+        if table is None:
+            return [self.process.pid] if self.process.poll() is None else []
+        roots = _children(os.getpid(), table) - self.before
+        below: dict[int, list[int]] = {}
+        for pid, (parent, _) in table.items():
+            below.setdefault(parent, []).append(pid)
+        order: list[int] = []
+        queue = sorted(roots)
+        while queue:
+            pid = queue.pop(0)
+            order.append(pid)
+            queue += sorted(below.get(pid, []))
+        return [p for p in order if table.get(p, (0, "Z"))[1] not in ("Z", "X")]
+
+
+def _signal_all(pids: list[int], signum: int) -> None:
+    for pid in pids:
+        with suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signum)
+
+
+def _kill_tree(tree: _Tree) -> None:
+    """SIGKILL the whole tree; freeze it first (parents first) so that nothing forks away."""
+    stopped: list[int] = []
+    for _ in range(50):
+        new = [p for p in tree.members() if p not in stopped]
+        if not new:
+            break
+        _signal_all(new, signal.SIGSTOP)
+        stopped += new
+    _signal_all(stopped, signal.SIGKILL)
+    with suppress(subprocess.TimeoutExpired):
+        tree.process.wait(timeout=GRACE_S)
+    for pid in stopped:  # reap the orphans this process adopted
+        if pid != tree.process.pid:
+            with suppress(ChildProcessError, OSError):
+                os.waitpid(pid, os.WNOHANG)
+
+
+def _stop(tree: _Tree, signum: int) -> None:
+    """Pass ``signum`` to every process of the tree; SIGKILL what is left after GRACE_S."""
+    _signal_all(tree.members(), signum)
+    deadline = time.monotonic() + GRACE_S
+    while time.monotonic() < deadline:
+        tree.process.poll()
+        if not tree.members():
+            break
+        time.sleep(_POLL_S)
+    _kill_tree(tree)
+
+
 @contextmanager
-def _forward_signals(process: subprocess.Popen[bytes]) -> Iterator[list[int]]:
+def _catch_signals() -> Iterator[list[int]]:
+    """Record SIGTERM and SIGINT instead of dying, so the tree can be stopped first."""
     received: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield received
+        return
 
-    def forward(signum: int, _frame: FrameType | None) -> None:
+    def record(signum: int, _frame: FrameType | None) -> None:
         received.append(signum)
-        with suppress(ProcessLookupError):
-            os.killpg(process.pid, signum)
 
-    previous = {s: signal.signal(s, forward) for s in (signal.SIGTERM, signal.SIGINT)}
+    previous = {s: signal.signal(s, record) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
         yield received
     finally:
@@ -55,17 +179,55 @@ def _forward_signals(process: subprocess.Popen[bytes]) -> Iterator[list[int]]:
             signal.signal(signum, handler)
 
 
-def _kill_group(process: subprocess.Popen[bytes]) -> None:
-    for signum in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(process.pid, signum)
-        except ProcessLookupError:
-            return
-        try:
-            process.wait(timeout=2)
-            return
-        except subprocess.TimeoutExpired:
-            continue
+class _Outcome:
+    def __init__(self) -> None:
+        self.stdout = bytearray()
+        self.stderr = bytearray()
+        self.signal: int | None = None
+        self.timed_out = False
+
+
+def _communicate(tree: _Tree, timeout: float | None, received: list[int]) -> _Outcome:
+    process = tree.process
+    assert process.stdout is not None and process.stderr is not None
+    outcome = _Outcome()
+    buffers = {process.stdout.fileno(): outcome.stdout, process.stderr.fileno(): outcome.stderr}
+    with selectors.DefaultSelector() as selector:
+        for fd in buffers:
+            os.set_blocking(fd, False)
+            selector.register(fd, selectors.EVENT_READ)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        exited_at: float | None = None
+        stragglers_killed = False
+        while selector.get_map():
+            for key, _ in selector.select(timeout=_POLL_S):
+                fd = int(key.fd)
+                try:
+                    chunk = os.read(fd, 1 << 16)
+                except BlockingIOError:
+                    continue
+                if chunk:
+                    buffers[fd] += chunk
+                else:
+                    selector.unregister(fd)
+            if received:
+                outcome.signal = received[0]
+                _stop(tree, received[0])
+                break
+            if deadline is not None and time.monotonic() > deadline:
+                outcome.timed_out = True
+                _stop(tree, signal.SIGTERM)
+                break
+            if process.poll() is not None:
+                exited_at = exited_at or time.monotonic()
+                waited = time.monotonic() - exited_at
+                if not stragglers_killed and waited > PIPE_GRACE_S:
+                    _kill_tree(tree)  # something kustomize started still holds its output
+                    stragglers_killed = True
+                elif waited > 2 * PIPE_GRACE_S:
+                    break
+    process.wait()
+    return outcome
 
 
 def build(
@@ -73,36 +235,54 @@ def build(
     directory: str,
     options: Sequence[str],
     *,
+    env: Mapping[str, str],
     timeout: float | None = None,
-    env: Mapping[str, str] | None = None,
+    tmpdir: str | None = None,
+    redact: Iterable[str] = (),
 ) -> bytes:
-    """Run ``<prefix> <directory> <options>``; return its stdout or raise RenderError."""
+    """Run ``<prefix> <directory> <options>``; return its stdout or raise RenderError.
+
+    ``env`` is kustomize's whole environment, except that TMPDIR is a private directory created
+    under ``tmpdir`` and removed afterwards. ``redact`` lists strings (the digest key) that must
+    not appear in an error message, besides what :func:`cmp.scrub.sensitive_values` finds.
+    """
     argv = [*prefix, directory, *options]
-    try:
-        process = subprocess.Popen(
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
-            env=dict(env) if env is not None else None,
-        )
-    except OSError as exc:
-        raise RenderError(f"cannot run {argv[0]}: {exc.strerror}") from None
-    with _forward_signals(process) as received:
+    with tempfile.TemporaryDirectory(
+        prefix="confighash-", dir=tmpdir, ignore_cleanup_errors=True
+    ) as scratch:
+        table = _proc_table()
+        before = _children(os.getpid(), table) if table is not None else set()
+        adopted = _set_subreaper(True)
         try:
-            out, err = process.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            _kill_group(process)
-            process.communicate()
-            raise RenderError(f"kustomize build timed out after {timeout:g}s") from None
+            with _catch_signals() as received:
+                try:
+                    process = subprocess.Popen(
+                        argv,
+                        stdin=subprocess.DEVNULL,
+                        stdout=subprocess.PIPE,
+                        stderr=subprocess.PIPE,
+                        env={**env, "TMPDIR": scratch},
+                    )
+                except OSError as exc:
+                    raise RenderError(f"cannot run {argv[0]}: {exc.strerror}") from None
+                with process:
+                    outcome = _communicate(_Tree(process, before), timeout, received)
         finally:
-            if process.poll() is None:
-                _kill_group(process)
-    if received:
-        raise RenderError(f"interrupted by {signal.Signals(received[0]).name}; kustomize stopped")
-    if process.returncode != 0:
-        lines = err.decode("utf-8", "replace").strip().splitlines()[-_STDERR_TAIL:]
-        detail = " | ".join(line.strip() for line in lines if line.strip()) or "no message"
-        raise RenderError(f"kustomize build failed (exit {process.returncode}): {detail}")
-    return out
+            if adopted:
+                _set_subreaper(False)
+    if outcome.signal is not None:
+        name = signal.Signals(outcome.signal).name
+        raise RenderError(f"stopped by {name}; kustomize and everything it started were ended")
+    if outcome.timed_out:
+        raise RenderError(
+            f"kustomize build did not finish within {timeout:g} s and was stopped "
+            "(the limit is --timeout or CONFIGHASH_TIMEOUT)"
+        )
+    code = process.returncode
+    if code < 0:
+        raise RenderError(f"kustomize build was killed by {signal.Signals(-code).name}")
+    if code != 0:
+        values = scrub.sensitive_values(directory) | set(redact)
+        detail = scrub.error_text(outcome.stderr.decode("utf-8", "replace"), values)
+        raise RenderError(f"kustomize build failed (exit {code}): {detail}")
+    return bytes(outcome.stdout)

@@ -1,66 +1,394 @@
-"""Settings that come from the environment, read once at the edge.
+"""Settings: Argo CD's environment, the sidecar administrator's, and the command line, read once.
 
-Precedence, highest first: a command-line flag, then the environment, then the built-in default.
-No other module reads ``os.environ``.
+``resolve`` turns one environment mapping (and the command-line flags) into a frozen
+:class:`Settings`; no other module reads ``os.environ``.
+
+Plugin parameters (``strict``, ``include-jobs``, ``include-image-pull-secrets``,
+``annotation-prefix``, ``allow-empty``, ``build-options``), highest precedence first:
+
+1. a command-line flag (``--strict``/``--no-strict``, ``--annotation-prefix`` ...), for local use;
+2. the Application's ``plugin.parameters``: ``ARGOCD_APP_PARAMETERS`` (JSON) whenever that variable
+   exists, where the string ``null`` means "no parameters"; ``PARAM_<NAME>`` only when it is absent
+   (``PARAM_`` + the name upper-cased, ``-`` as ``_``, e.g. ``PARAM_INCLUDE_JOBS``);
+3. the Application's ``plugin.env`` entry of the same name, ``ARGOCD_ENV_<name>`` (name unchanged,
+   e.g. ``ARGOCD_ENV_include-jobs``);
+4. the default announced in plugin.yaml. Argo CD does not send announced defaults; they are applied
+   here.
+
+An empty value counts as not set. Booleans are ``true`` or ``false`` (any case) or ``1``/``0``;
+anything else is an error, never a silent ``false``. An unknown name in ``ARGOCD_APP_PARAMETERS``
+is an error too (a misspelt parameter would otherwise do nothing).
+
+Administrator settings come from the sidecar's environment, and a flag overrides each:
+``CONFIGHASH_BUILD_OPTIONS`` (``--build-options``), ``CONFIGHASH_TIMEOUT`` (``--timeout``, default
+45 s), ``CONFIGHASH_SECRET_KEY_FILE`` (``--secret-key-file``), ``KUSTOMIZE_BIN`` (``--kustomize``).
+``CONFIGHASH_ALLOWED_BUILD_OPTIONS`` has no flag. The namespace for objects that set none is
+``--namespace``, else ``ARGOCD_APP_NAMESPACE``.
+
+kustomize build options are split by who sets them: the administrator's apply to every render
+and may be anything; an Application's ``build-options`` are accepted only when every option name is
+in the administrator's allowlist (see :func:`check_app_options`).
+
+Every error reads ``invalid setting NAME: ...`` and says where the value came from.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from cmp.annotations import DEFAULT_PREFIX, AnnotationKeys
 from cmp.digest import prepare_key
 from cmp.errors import SettingsError
 
 MIN_KEY_BYTES = 16
+DEFAULT_TIMEOUT = 45.0
+
+# The plugin parameters announced in plugin.yaml, with the defaults announced there.
+PARAMETER_DEFAULTS: dict[str, str] = {
+    "strict": "false",
+    "include-jobs": "false",
+    "include-image-pull-secrets": "false",
+    "annotation-prefix": DEFAULT_PREFIX,
+    "allow-empty": "false",
+    "build-options": "",
+}
+BOOLEAN_PARAMETERS = ("strict", "include-jobs", "include-image-pull-secrets", "allow-empty")
+_TRUE = ("true", "1")
+_FALSE = ("false", "0")
+
+# kustomize options that let a repository run programs, or read or write outside itself. An
+# Application may add them only if the administrator allowlists them, at the administrator's risk.
+ADMIN_ONLY_OPTIONS = frozenset(
+    {
+        "--enable-helm",
+        "--helm-command",
+        "--enable-exec",
+        "--enable-alpha-plugins",
+        "--as-current-user",
+        "--load-restrictor",
+        "--mount",
+        "--network",
+        "--env",
+        "-e",
+        "--output",
+        "-o",
+    }
+)
+
+ALLOWLIST = "CONFIGHASH_ALLOWED_BUILD_OPTIONS"
 
 
 @dataclass(frozen=True)
-class Environment:
-    namespace: str | None
-    kustomize: str | None
-    secret_key_file: str | None
-    build_options: str
-    timeout: float | None
+class Flags:
+    """Values given on the command line; None means "not given"."""
+
+    namespace: str | None = None
+    annotation_prefix: str | None = None
+    strict: bool | None = None
+    include_jobs: bool | None = None
+    include_image_pull_secrets: bool | None = None
+    allow_empty: bool | None = None
+    secret_key_file: str | None = None
+    kustomize: str | None = None
+    build_options: str | None = None
+    timeout: str | None = None
 
 
-def _timeout(raw: str | None, name: str) -> float | None:
-    if raw is None or raw == "":
-        return None
+@dataclass(frozen=True)
+class Settings:
+    namespace: str | None = None
+    annotation_prefix: str = DEFAULT_PREFIX
+    strict: bool = False
+    include_jobs: bool = False
+    include_image_pull_secrets: bool = False
+    allow_empty: bool = False
+    secret_key_file: str | None = None
+    secret_key_origin: str = "CONFIGHASH_SECRET_KEY_FILE"
+    kustomize: str | None = None
+    timeout: float = DEFAULT_TIMEOUT
+    admin_build_options: tuple[str, ...] = ()
+    app_build_options: tuple[str, ...] = ()
+    kube_version: str | None = None
+    kube_api_versions: tuple[str, ...] = ()
+    tmpdir: str | None = None
+    path: str | None = None  # PATH, to find kustomize
+    # where each plugin parameter's value came from: "--flag", "parameter", "PARAM_X",
+    # "ARGOCD_ENV_x" or "default"
+    origins: Mapping[str, str] = field(default_factory=dict)
+
+    def build_options(self, passthrough: Sequence[str] = ()) -> list[str]:
+        """Options for ``kustomize build``: the administrator's, the Application's, the ones after
+        ``--`` on the command line, then the cluster's version for Helm when Helm is enabled."""
+        options = [*self.admin_build_options, *self.app_build_options, *passthrough]
+        return options + helm_options(options, self.kube_version, self.kube_api_versions)
+
+
+def _param_suffix(name: str) -> str:
+    """Argo CD's ``escaped``: upper case, every character outside [A-Z0-9_] as ``_``."""
+    return "".join(c if c.isascii() and (c.isalnum() or c == "_") else "_" for c in name.upper())
+
+
+def _parameters(environ: Mapping[str, str]) -> dict[str, tuple[str, str]]:
+    """The Application's parameters that are set: name -> (value, where it came from)."""
+    raw = environ.get("ARGOCD_APP_PARAMETERS")
+    if raw is None:  # no plugin block (discovery), or not run by Argo CD: PARAM_* if any
+        found: dict[str, tuple[str, str]] = {}
+        for name in PARAMETER_DEFAULTS:
+            var = "PARAM_" + _param_suffix(name)
+            if environ.get(var):
+                found[name] = (environ[var], var)
+        return found
+    try:
+        items = json.loads(raw) if raw.strip() else None
+    except ValueError:
+        raise SettingsError("ARGOCD_APP_PARAMETERS", "is not valid JSON") from None
+    if items is None:
+        return {}
+    if not isinstance(items, list):
+        raise SettingsError("ARGOCD_APP_PARAMETERS", "is not a JSON list of parameters")
+    return _json_parameters(items)
+
+
+def _json_parameters(items: list[Any]) -> dict[str, tuple[str, str]]:
+    found: dict[str, tuple[str, str]] = {}
+    seen: set[str] = set()
+    for item in items:
+        name = item.get("name") if isinstance(item, dict) else None
+        if not isinstance(name, str):
+            raise SettingsError("ARGOCD_APP_PARAMETERS", "has an entry without a name")
+        if name not in PARAMETER_DEFAULTS:
+            known = ", ".join(PARAMETER_DEFAULTS)
+            raise SettingsError(name, f"unknown parameter (confighash knows: {known})")
+        if name in seen:
+            raise SettingsError(name, "parameter given twice")
+        seen.add(name)
+        if "array" in item or "map" in item:
+            raise SettingsError(name, "must be a string parameter, not an array or a map")
+        value = item.get("string")
+        if value is not None and not isinstance(value, str):
+            raise SettingsError(name, "must be a string parameter")
+        if value:  # only a name, or an empty string: not set
+            found[name] = (value, f"parameter {name}")
+    return found
+
+
+def _bool(name: str, value: str, origin: str) -> bool:
+    if value.lower() in _TRUE:
+        return True
+    if value.lower() in _FALSE:
+        return False
+    raise SettingsError(name, f'{value!r} (from {origin}) is not "true" or "false"')
+
+
+def _timeout(raw: str, name: str) -> float:
     try:
         value = float(raw)
     except ValueError:
         raise SettingsError(name, f"{raw!r} is not a number of seconds") from None
-    if value <= 0:
-        raise SettingsError(name, "must be greater than 0")
+    if not value > 0 or value == float("inf"):
+        raise SettingsError(name, "must be a number of seconds greater than 0")
     return value
 
 
-def from_environ(environ: Mapping[str, str]) -> Environment:
-    """The settings the environment provides (Argo CD's, the sidecar admin's, the user's)."""
-    return Environment(
-        namespace=environ.get("ARGOCD_APP_NAMESPACE") or None,
-        kustomize=environ.get("KUSTOMIZE_BIN") or None,
-        secret_key_file=environ.get("CONFIGHASH_SECRET_KEY_FILE") or None,
-        build_options=environ.get("CONFIGHASH_BUILD_OPTIONS", ""),
-        timeout=_timeout(environ.get("CONFIGHASH_TIMEOUT"), "CONFIGHASH_TIMEOUT"),
-    )
-
-
-def parse_timeout(raw: str | None, name: str = "--timeout") -> float | None:
+def parse_timeout(raw: str, name: str = "--timeout") -> float:
     return _timeout(raw, name)
 
 
-def read_secret_key(path: str) -> bytes:
-    """The digest key from a file; its content is never echoed in any message."""
+def parse_allowlist(raw: str) -> frozenset[str]:
+    """``CONFIGHASH_ALLOWED_BUILD_OPTIONS``: option names, separated by whitespace or commas."""
+    names = raw.replace(",", " ").split()
+    for name in names:
+        if not name.startswith("-") or "=" in name or name.strip("-") == "":
+            raise SettingsError(
+                ALLOWLIST, f"{name!r} is not an option name (list names like --enable-helm)"
+            )
+    return frozenset(names)
+
+
+def option_name(token: str) -> str:
+    return token.split("=", 1)[0]
+
+
+def check_app_options(
+    raw: str, allowed: frozenset[str], origin: str = "parameter build-options"
+) -> tuple[str, ...]:
+    """An Application's build options, split on whitespace, if every option name is allowed.
+
+    A token that starts with ``-`` is an option (``--name`` or ``--name=value``); its name must be
+    in ``allowed``. A token without ``-`` is taken as the value of the option just before it, so
+    ``--x v`` works; anything else (a path, a second value, ``--``) is refused, because kustomize
+    would read it as another directory to build.
+    """
+    tokens = tuple(raw.split())
+    previous: str | None = None  # the option token a value may follow
+    for token in tokens:
+        if token.startswith("-") and token != "--" and token.strip("-"):
+            name = option_name(token)
+            if name not in allowed:
+                raise SettingsError("build-options", _refusal(name, origin))
+            previous = None if "=" in token else token
+        elif previous is not None and token != "--":
+            previous = None
+        else:
+            raise SettingsError(
+                "build-options",
+                f"{token!r} (from {origin}) is not an option; only kustomize build options "
+                "(starting with -) may be given",
+            )
+    return tokens
+
+
+def _refusal(name: str, origin: str) -> str:
+    text = (
+        f"option {name} (from {origin}) is not allowed for Applications; the Argo CD "
+        f"administrator can allow it by adding {name} to {ALLOWLIST} on the confighash sidecar"
+    )
+    if name in ADMIN_ONLY_OPTIONS:
+        text += (
+            " (it lets a repository run programs or touch files outside it: set it for all "
+            "Applications in CONFIGHASH_BUILD_OPTIONS, or allowlist it at the administrator's risk)"
+        )
+    return text
+
+
+def helm_enabled(options: Sequence[str]) -> bool:
+    for token in options:
+        name, _, value = token.partition("=")
+        if name == "--enable-helm" and value.lower() not in _FALSE:
+            return True
+    return False
+
+
+def helm_options(
+    options: Sequence[str], kube_version: str | None, api_versions: Sequence[str]
+) -> list[str]:
+    """``--helm-kube-version`` and one ``--helm-api-versions`` per API version, when Helm is
+    enabled, as Argo CD's own kustomize does; an option already given is not added again."""
+    if not helm_enabled(options):
+        return []
+    given = {option_name(t) for t in options}
+    extra: list[str] = []
+    if kube_version and "--helm-kube-version" not in given:
+        extra += ["--helm-kube-version", kube_version]
+    if "--helm-api-versions" not in given:
+        for version in api_versions:
+            extra += ["--helm-api-versions", version]
+    return extra
+
+
+def _pick(
+    name: str,
+    flag: str | None,
+    flag_name: str,
+    params: Mapping[str, tuple[str, str]],
+    environ: Mapping[str, str],
+) -> tuple[str, str]:
+    if flag is not None:
+        return flag, flag_name
+    if name in params:
+        return params[name]
+    var = f"ARGOCD_ENV_{name}"
+    if environ.get(var):
+        return environ[var], var
+    return PARAMETER_DEFAULTS[name], "default"
+
+
+def resolve(environ: Mapping[str, str], flags: Flags | None = None) -> Settings:
+    """All settings, from one environment mapping and the command-line flags."""
+    flags = flags or Flags()
+    params = _parameters(environ)
+    origins: dict[str, str] = {}
+
+    def text(name: str, flag: str | None) -> str:
+        value, origins[name] = _pick(name, flag, f"--{name}", params, environ)
+        return value
+
+    def boolean(name: str, flag: bool | None) -> bool:
+        if flag is not None:
+            origins[name] = f"--{name}"
+            return flag
+        value = text(name, None)
+        return _bool(name, value, origins[name])
+
+    prefix = text("annotation-prefix", flags.annotation_prefix)
+    try:
+        AnnotationKeys(prefix)
+    except SettingsError:
+        raise SettingsError(
+            "annotation-prefix",
+            f"{prefix!r} (from {origins['annotation-prefix']}) is not a DNS subdomain like "
+            f"{DEFAULT_PREFIX}",
+        ) from None
+
+    if flags.timeout is not None:
+        timeout = _timeout(flags.timeout, "--timeout")
+    elif environ.get("CONFIGHASH_TIMEOUT"):
+        timeout = _timeout(environ["CONFIGHASH_TIMEOUT"], "CONFIGHASH_TIMEOUT")
+    else:
+        timeout = DEFAULT_TIMEOUT
+
+    if flags.secret_key_file is not None:
+        key_file, key_origin = flags.secret_key_file or None, "--secret-key-file"
+    else:
+        key_origin = "CONFIGHASH_SECRET_KEY_FILE"
+        key_file = environ.get(key_origin) or None
+
+    admin = (
+        flags.build_options
+        if flags.build_options is not None
+        else environ.get("CONFIGHASH_BUILD_OPTIONS", "")
+    )
+    app_raw = text("build-options", None)
+    app: tuple[str, ...] = ()
+    if app_raw.strip():
+        allowed = parse_allowlist(environ.get(ALLOWLIST, ""))
+        app = check_app_options(app_raw, allowed, origins["build-options"])
+
+    api_versions = tuple(
+        v.strip() for v in environ.get("KUBE_API_VERSIONS", "").split(",") if v.strip()
+    )
+    return Settings(
+        namespace=flags.namespace or environ.get("ARGOCD_APP_NAMESPACE") or None,
+        annotation_prefix=prefix,
+        strict=boolean("strict", flags.strict),
+        include_jobs=boolean("include-jobs", flags.include_jobs),
+        include_image_pull_secrets=boolean(
+            "include-image-pull-secrets", flags.include_image_pull_secrets
+        ),
+        allow_empty=boolean("allow-empty", flags.allow_empty),
+        secret_key_file=key_file,
+        secret_key_origin=key_origin,
+        kustomize=flags.kustomize or environ.get("KUSTOMIZE_BIN") or None,
+        timeout=timeout,
+        admin_build_options=tuple(admin.split()),
+        app_build_options=app,
+        kube_version=environ.get("KUBE_VERSION") or None,
+        kube_api_versions=api_versions,
+        tmpdir=environ.get("TMPDIR") or None,
+        path=environ.get("PATH"),
+        origins=origins,
+    )
+
+
+def read_secret_key(path: str, name: str = "--secret-key-file") -> bytes:
+    """The digest key from a file; its content is never echoed in any message.
+
+    A named file that cannot be read is an error, never a silent fall-back to unkeyed digests.
+    """
     try:
         raw = Path(path).read_bytes()
     except OSError as exc:
-        raise SettingsError("secret key file", f"cannot read {path}: {exc.strerror}") from None
+        raise SettingsError(
+            name, f"cannot read the secret key file {path}: {exc.strerror}"
+        ) from None
     key = prepare_key(raw)
     if len(key) < MIN_KEY_BYTES:
         raise SettingsError(
-            "secret key file", f"{path} holds {len(key)} bytes; use at least {MIN_KEY_BYTES}"
+            name,
+            f"the secret key file {path} holds {len(key)} bytes; use at least {MIN_KEY_BYTES}",
         )
     return key
