@@ -6,11 +6,13 @@ Nothing reaches stdout unless the whole run succeeded: Argo CD applies whatever 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import os
 import sys
 import traceback
 from collections.abc import Mapping, Sequence
-from typing import BinaryIO, TextIO
+from typing import BinaryIO, NoReturn, TextIO
 
 from cmp import __version__, kustomize, pipeline, scrub, settings
 from cmp import commands as reports
@@ -19,6 +21,13 @@ from cmp.errors import ConfighashError, UsageError
 from cmp.model import Problem
 
 PROG = "confighash"
+
+
+class _Parser(argparse.ArgumentParser):
+    """Raises UsageError instead of printing usage, so main() can print its one error line."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see {self.prog} --help)")
 
 
 def _common() -> argparse.ArgumentParser:
@@ -77,7 +86,7 @@ def _common() -> argparse.ArgumentParser:
 
 
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(
+    top: argparse.ArgumentParser = _Parser(
         prog=PROG,
         description="Stamp ConfigMap and Secret digests into the pod templates that consume them.",
     )
@@ -127,13 +136,13 @@ def parser() -> argparse.ArgumentParser:
 def _report(problems: Sequence[Problem], strict: bool, err: TextIO) -> int:
     """Print findings; return how many are errors under ``--strict``."""
     failing = [p for p in problems if strict and p.strictable]
-    for p in problems:
-        if p not in failing:
-            print(f"{PROG}: warning: {p}", file=err)
-    if failing:
+    if failing:  # a failed run prints its one error line and nothing else
         more = f" (and {len(failing) - 1} more)" if len(failing) > 1 else ""
         print(f"{PROG}: error: {failing[0]}{more}; --strict is set, nothing written", file=err)
-    return len(failing)
+        return len(failing)
+    for p in problems:
+        print(f"{PROG}: warning: {p}", file=err)
+    return 0
 
 
 def _read_input(path: str, stdin: BinaryIO) -> bytes:
@@ -217,10 +226,18 @@ def main(
     if "--" in argv:
         cut = argv.index("--")
         argv, passthrough = argv[:cut], argv[cut + 1 :]
+    shown = io.StringIO()  # --help and --version text, written to ``stdout``
     try:
-        args = parser().parse_args(argv)
+        with contextlib.redirect_stdout(shown):
+            args = parser().parse_args(argv)
     except SystemExit as exc:
+        out = stdout or sys.stdout.buffer
+        out.write(shown.getvalue().encode("utf-8"))
+        out.flush()
         return int(exc.code or 0)
+    except UsageError as exc:
+        print(f"{PROG}: error: {exc}", file=err)
+        return 2
     if passthrough and args.command not in ("build", *reports.COMMANDS):
         print(f"{PROG}: error: arguments after -- are only for build, explain and diff", file=err)
         return 2
