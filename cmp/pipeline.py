@@ -389,6 +389,13 @@ def analyze(data: bytes, opts: Options, *, explain: bool = False) -> Analysis:
     return Analysis(pieces, docs, found.sources, plans, findings.problems)
 
 
+def _holds_object(doc: stream.Document) -> bool:
+    """Whether Argo CD reads an object from ``doc`` rather than skipping it as null."""
+    if stream.peek_kind(doc.raw) is not None:
+        return True
+    return nodes.compose(_decode(doc).removeprefix("\ufeff"), doc.where, doc.line) is not None
+
+
 def stamp(data: bytes, opts: Options) -> Result:
     """Stamp every workload in ``data`` with digests of the in-stream sources it consumes."""
     keys = AnnotationKeys(opts.prefix)
@@ -404,4 +411,7 @@ def stamp(data: bytes, opts: Options) -> Result:
             if new is not None and new != doc.raw:
                 replacements[doc.piece] = new
     output = stream.join(analysis.pieces, replacements)
-    return Result(output, analysis.plans, analysis.problems, len(analysis.docs))
+    # Argo CD skips null documents (``~``, ``null``): a stream of only those holds no object either
+    readable = any(_holds_object(doc) for doc in analysis.docs)
+    documents = len(analysis.docs) if readable else 0
+    return Result(output, analysis.plans, analysis.problems, documents)
