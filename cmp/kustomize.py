@@ -267,6 +267,8 @@ def build(
                     raise RenderError(f"cannot run {argv[0]}: {exc.strerror}") from None
                 with process:
                     outcome = _communicate(_Tree(process, before), timeout, received)
+                if received and outcome.signal is None:  # arrived as kustomize finished
+                    outcome.signal = received[0]
         finally:
             if adopted:
                 _set_subreaper(False)
