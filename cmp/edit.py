@@ -209,7 +209,7 @@ def _apply_change(root: nodes.Node, change: Change) -> None:
 def reemit(text: str, changes: Sequence[Change], where: str, line: int) -> str:
     """Re-serialize the document from its nodes with ``changes`` applied."""
     bom = "\ufeff" if text.startswith("\ufeff") else ""
-    root = nodes.compose(text[len(bom) :], where, line)
+    root = nodes.compose(text[len(bom) :], where, line, exact_tags=True)  # the dumper quotes by tag
     if root is None:
         return text
     for change in changes:
