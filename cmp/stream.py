@@ -10,22 +10,36 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from cmp.errors import InputError
 from cmp.yaml11 import is_plain_string
 
-_BLANK_OR_COMMENT = re.compile(rb"\A(?:[ \t]*(?:#[^\n]*)?\r?(?:\n|\Z))*\Z")
+_BLANK_OR_COMMENT = re.compile(rb"(?:[ \t]*(?:#[^\n]*)?\r?(?:\n|\Z))*\Z")  # match(data, start, end)
 _IDENTIFIER = re.compile(rb"[A-Za-z][A-Za-z0-9]*")
 
 
-class Piece(NamedTuple):  # a tuple: a stream of 20 MB has tens of thousands of pieces
-    """A slice of the stream: a document's content (``is_document``) or a separator line."""
+class Piece(NamedTuple):
+    """A slice of the stream: a document's content (``is_document``) or a separator line.
 
-    raw: bytes
+    Pieces and documents point into the stream instead of holding a copy of their bytes: a
+    stream of many MB then sits in memory once, and ``raw`` copies a document only while it is
+    being read.
+    """
+
+    source: bytes  # the whole stream
+    start: int
+    end: int
     is_document: bool
     line: int  # 1-based line of the piece's first byte in the stream
+
+    @property
+    def raw(self) -> bytes:
+        return self.source[self.start : self.end]
+
+    def __repr__(self) -> str:
+        return f"Piece({self.raw[:40]!r}, {self.is_document}, {self.line})"
 
 
 @dataclass(frozen=True)
@@ -34,8 +48,14 @@ class Document:
 
     index: int
     line: int
-    raw: bytes
     piece: int  # position in the list of pieces
+    source: bytes = field(repr=False, compare=False)  # the whole stream; raw is a slice of it
+    start: int
+    end: int
+
+    @property
+    def raw(self) -> bytes:
+        return self.source[self.start : self.end]
 
     @property
     def where(self) -> str:
@@ -53,22 +73,27 @@ def split(stream: bytes) -> tuple[list[Piece], list[Document]]:
         if rest and not rest.startswith(b"#"):
             shown = rest[:40].decode("utf-8", "replace")
             raise InputError(f"line {sep_line}", f"invalid document separator: '---{shown}'")
-        pieces.append(Piece(stream[pos:start], True, line))
+        pieces.append(Piece(stream, pos, start, True, line))
         end = stop + 1 if stop < len(stream) else stop
-        pieces.append(Piece(stream[start:end], False, sep_line))
+        pieces.append(Piece(stream, start, end, False, sep_line))
         pos = end
         line = sep_line + 1
-    pieces.append(Piece(stream[pos:], True, line))
+    pieces.append(Piece(stream, pos, len(stream), True, line))
     documents: list[Document] = []
     for number, piece in enumerate(pieces):
-        if piece.is_document and not _BLANK_OR_COMMENT.match(piece.raw):
-            documents.append(Document(len(documents) + 1, piece.line, piece.raw, number))
+        if piece.is_document and not _BLANK_OR_COMMENT.match(stream, piece.start, piece.end):
+            index = len(documents) + 1
+            documents.append(Document(index, piece.line, number, stream, piece.start, piece.end))
     return pieces, documents
 
 
 def join(pieces: Iterable[Piece], replacements: Mapping[int, bytes]) -> bytes:
     """Reassemble the stream, putting ``replacements[piece number]`` in place of edited pieces."""
-    return b"".join(replacements.get(n, p.raw) for n, p in enumerate(pieces))
+    parts: list[bytes | memoryview] = []
+    for number, piece in enumerate(pieces):
+        new = replacements.get(number)
+        parts.append(memoryview(piece.source)[piece.start : piece.end] if new is None else new)
+    return b"".join(parts)
 
 
 def _lines_starting(data: bytes, prefix: bytes) -> Iterator[tuple[int, int]]:
