@@ -1,5 +1,5 @@
 """``python -m cmp``: the same as the ``confighash`` console script."""
 
-from cmp.cli import entrypoint
+from cmp.launch import entrypoint
 
 entrypoint()

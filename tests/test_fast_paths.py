@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import random
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
-from helpers import RENDERS
+from helpers import RENDERS, run_cli
 
-from cmp import nodes, stream
+from cmp import __version__, nodes, stream
 from cmp.errors import InputError
 
 TRICKY = Path("/work/shared/reference/tricky-scalars.yaml")
@@ -201,3 +203,43 @@ def test_key_text_is_the_same_cached_or_not() -> None:
         node = yaml.ScalarNode("tag:yaml.org,2002:str", text, style="")
         first, second = nodes.key_text(node), nodes.key_text(node)
         assert first == second == nodes._plain_key_text(text)
+
+
+# --- the console script -----------------------------------------------------------------------
+
+
+def _python(code: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", code, *args], capture_output=True, text=True, check=False
+    )
+
+
+def test_console_script_is_the_launcher() -> None:
+    pyproject = (Path(__file__).resolve().parents[1] / "pyproject.toml").read_text()
+    assert 'confighash = "cmp.launch:entrypoint"' in pyproject
+
+
+def test_launcher_prints_the_version_without_importing_the_cli() -> None:
+    code = (
+        "import sys; sys.argv = ['confighash', '--version']\n"
+        "from cmp.launch import entrypoint\n"
+        "try:\n    entrypoint()\nexcept SystemExit as exc:\n"
+        "    heavy = sorted(m for m in ('cmp.cli', 'cmp.pipeline', 'yaml') if m in sys.modules)\n"
+        "    print(exc.code, heavy, file=sys.stderr)\n"
+    )
+    proc = _python(code)
+    assert proc.stdout == f"confighash {__version__}\n"
+    assert proc.stderr.strip() == "0 []"
+    run = run_cli(["--version"])  # the CLI's own answer is the same text
+    assert run.stdout.decode() == proc.stdout
+
+
+@pytest.mark.parametrize("argv", [["--bogus"], ["--version", "--bogus"], ["--help"], []])
+def test_launcher_hands_everything_else_to_the_cli(argv: list[str]) -> None:
+    code = (
+        "import sys; sys.argv = ['confighash', *sys.argv[1:]]\n"
+        "from cmp.launch import entrypoint\nentrypoint()\n"
+    )
+    proc = _python(code, *argv)
+    direct = run_cli(argv)
+    assert (proc.returncode, proc.stdout) == (direct.code, direct.stdout.decode())

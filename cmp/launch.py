@@ -1,0 +1,21 @@
+"""The ``confighash`` console script: ``--version`` is answered before the CLI is imported.
+
+Importing the CLI (argparse, every subcommand, PyYAML) takes most of a process's start; printing
+the version needs none of it. Everything else goes to :func:`cmp.cli.entrypoint` unchanged.
+"""
+
+from __future__ import annotations
+
+import sys
+
+
+def entrypoint() -> None:
+    if sys.argv[1:] == ["--version"]:
+        from cmp import __version__  # noqa: PLC0415 (the point: import nothing else)
+
+        sys.stdout.write(f"confighash {__version__}\n")  # as argparse's version action prints it
+        sys.stdout.flush()
+        raise SystemExit(0)
+    from cmp.cli import entrypoint as run  # noqa: PLC0415
+
+    run()
