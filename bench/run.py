@@ -1,0 +1,550 @@
+"""confighash benchmark: one command, a table on stdout, JSON in bench/results/.
+
+    python bench/run.py            # everything, about 15 minutes on 2 cores
+    python bench/run.py --quick    # fewer runs, smaller inputs: a smoke test of a few minutes
+
+What it measures (issue 5), each as whole processes, several runs, medians; ratios pair by pair
+in the same run, the two commands alternating (A B, B A, A B, ...) so drift hits both:
+
+  a  ``confighash build DIR`` / ``kustomize build DIR`` on three apps of the shared corpus
+  b  ``confighash stamp FILE`` / a full ``yaml.load_all(..., Loader=CSafeLoader)`` of FILE, on a
+     generated stream of thousands of Deployments, their ConfigMaps and Secrets, and CRDs
+  c  startup: ``confighash --version`` and ``confighash stamp`` of a tiny stream, next to the
+     interpreter's own start (``python -c pass``)
+  d  peak RSS of the stamp in b
+  e  16 ``confighash build`` at once against the same 16 one after another: all succeed, all print
+     the same bytes
+  scaling (not in --quick): the cost of stamp as documents, workloads and document sizes grow
+
+Only the Python standard library is used. Timing never runs in the test suite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+
+import genstream  # noqa: E402  (bench/ is not a package)
+
+DEFAULT_CORPUS = ROOT.parent / "shared" / "corpus"
+BUILD_TARGETS = {  # name → directory under the corpus; the first two carry the 1.03 target
+    "kube-prometheus": "kube-prometheus/source",
+    "argo-cd-ha": "argo-cd/source/manifests/ha/cluster-install",
+    "argo-workflows-postgres": "argo-workflows/source/manifests/quick-start/postgres",
+}
+TARGETS = {
+    "build_ratio": 1.03,
+    "stamp_speedup": 5.0,
+    "startup_s": 0.100,
+    "rss_stream_factor": 3.0,
+    "rss_extra_mb": 50.0,
+}
+LOAD_ALL = (
+    "import sys, yaml\n"
+    "data = open(sys.argv[1], 'rb').read()\n"
+    "for _ in yaml.load_all(data, Loader=yaml.CSafeLoader):\n"
+    "    pass\n"
+)
+
+
+# --- running one process ----------------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    wall: float
+    user: float
+    sys: float
+    maxrss_mb: float  # the largest single process of the run (the child or one it waited for)
+    status: int
+    out_bytes: int
+    out_sha256: str
+
+
+def run_once(
+    cmd: Sequence[str], *, out: Path | None = None, stdin: Path | None = None, cwd: Path = ROOT
+) -> Run:
+    """Run ``cmd`` once, stdout to ``out`` (or a temporary file); time it from outside."""
+    with tempfile.TemporaryDirectory() as tmp:
+        target = out or Path(tmp) / "out"
+        with (
+            open(target, "wb") as sink,
+            open(Path(tmp) / "err", "wb") as err,
+            open(stdin or os.devnull, "rb") as source,
+        ):
+            start = time.perf_counter()
+            proc = subprocess.Popen(cmd, stdin=source, stdout=sink, stderr=err, cwd=cwd)
+            _, status, usage = os.wait4(proc.pid, 0)
+            wall = time.perf_counter() - start
+            proc.returncode = os.waitstatus_to_exitcode(status)
+        data = target.read_bytes()
+        if proc.returncode != 0:
+            message = (Path(tmp) / "err").read_text(errors="replace").strip()[-500:]
+            print(f"  ! {' '.join(cmd)} exited {proc.returncode}: {message}", file=sys.stderr)
+    return Run(
+        wall=wall,
+        user=usage.ru_utime,
+        sys=usage.ru_stime,
+        maxrss_mb=usage.ru_maxrss / 1024,
+        status=proc.returncode,
+        out_bytes=len(data),
+        out_sha256=hashlib.sha256(data).hexdigest(),
+    )
+
+
+def summary(values: Sequence[float]) -> dict[str, float]:
+    return {
+        "median": statistics.median(values),
+        "min": min(values),
+        "max": max(values),
+        "n": len(values),
+    }
+
+
+@dataclass
+class Pair:
+    """Commands A and B run alternately; ``ratio`` is A/B of each pair's wall time."""
+
+    name: str
+    a: list[Run] = field(default_factory=list)
+    b: list[Run] = field(default_factory=list)
+
+    @property
+    def ratios(self) -> list[float]:
+        return [x.wall / y.wall for x, y in zip(self.a, self.b, strict=True)]
+
+    def report(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "a_wall_s": summary([r.wall for r in self.a]),
+            "b_wall_s": summary([r.wall for r in self.b]),
+            "a_cpu_s": summary([r.user + r.sys for r in self.a]),
+            "b_cpu_s": summary([r.user + r.sys for r in self.b]),
+            "a_maxrss_mb": summary([r.maxrss_mb for r in self.a]),
+            "b_maxrss_mb": summary([r.maxrss_mb for r in self.b]),
+            "ratio": summary(self.ratios),
+            "all_ok": all(r.status == 0 for r in self.a + self.b),
+            "a_out_bytes": self.a[0].out_bytes if self.a else 0,
+            "b_out_bytes": self.b[0].out_bytes if self.b else 0,
+        }
+
+
+def paired(name: str, a: Callable[[], Run], b: Callable[[], Run], runs: int) -> Pair:
+    a()  # one warm-up each: page cache, binaries, .pyc files
+    b()
+    pair = Pair(name)
+    for i in range(runs):
+        if i % 2 == 0:
+            ra = a()
+            rb = b()
+        else:
+            rb = b()
+            ra = a()
+        pair.a.append(ra)
+        pair.b.append(rb)
+        print(f"  {name} run {i + 1}/{runs}: A {ra.wall:.3f}s  B {rb.wall:.3f}s", file=sys.stderr)
+    return pair
+
+
+# --- the commands -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Tools:
+    confighash: list[str]
+    kustomize: list[str]
+    python: str
+
+
+def find_tools(args: argparse.Namespace) -> Tools:
+    if args.confighash:
+        confighash = args.confighash.split()
+    else:  # the console script installed with this interpreter (not a version-manager shim)
+        beside = Path(sys.executable).with_name("confighash")
+        found = str(beside) if beside.exists() else shutil.which("confighash")
+        confighash = [found] if found else [sys.executable, "-m", "cmp"]
+    if args.kustomize:
+        kustomize = args.kustomize.split()
+    elif shutil.which("kustomize"):
+        kustomize = [str(shutil.which("kustomize")), "build"]
+    elif shutil.which("kubectl"):
+        kustomize = [str(shutil.which("kubectl")), "kustomize"]
+    else:
+        sys.exit("bench: neither kustomize nor kubectl is on PATH")
+    return Tools(confighash, kustomize, sys.executable)
+
+
+def machine(tools: Tools) -> dict[str, Any]:
+    cpu = "unknown"
+    with open("/proc/cpuinfo", encoding="utf-8") as f:
+        for line in f:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    pages = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    binary = tools.kustomize[0]
+    ask = [binary, "version", "--client"] if Path(binary).name == "kubectl" else [binary, "version"]
+    version = subprocess.run(ask, capture_output=True, text=True, check=False).stdout
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gb": round(pages / 2**30, 1),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "pyyaml": yaml.__version__,
+        "libyaml": bool(yaml.__with_libyaml__),
+        "kustomize": version.strip().replace("\n", "; "),
+        "confighash": " ".join(tools.confighash),
+        "loadavg_start": os.getloadavg(),
+    }
+
+
+# --- a: build against kustomize ---------------------------------------------------------------
+
+
+def bench_build(tools: Tools, corpus: Path, runs: int, work: Path) -> list[dict[str, Any]]:
+    results = []
+    for name, rel in BUILD_TARGETS.items():
+        directory = corpus / rel
+        if not directory.is_dir():
+            print(f"  skipped {name}: {directory} not found", file=sys.stderr)
+            continue
+        ours = [*tools.confighash, "build", str(directory)]
+        theirs = [*tools.kustomize, str(directory)]
+        pair = paired(name, partial(run_once, ours), partial(run_once, theirs), runs)
+        row = pair.report()
+        row["dir"] = str(directory)
+        row["target"] = TARGETS["build_ratio"] if name != "argo-workflows-postgres" else None
+        results.append(row)
+    return results
+
+
+# --- b, d: stamp against a full parse ---------------------------------------------------------
+
+
+def stream_file(spec: genstream.Spec, work: Path) -> Path:
+    key = hashlib.sha256(spec.describe().encode()).hexdigest()[:12]
+    path = work / f"stream-{key}.yaml"
+    if not path.exists():
+        path.write_bytes(genstream.generate(spec))
+    return path
+
+
+def bench_stamp(tools: Tools, spec: genstream.Spec, runs: int, work: Path) -> dict[str, Any]:
+    path = stream_file(spec, work)
+    size_mb = path.stat().st_size / 2**20
+    pair = paired(
+        "stamp",
+        lambda: run_once([*tools.confighash, "stamp", str(path)]),
+        lambda: run_once([tools.python, "-c", LOAD_ALL, str(path)]),
+        runs,
+    )
+    row = pair.report()
+    row.update(
+        stream=str(path),
+        spec=asdict(spec),
+        stream_mb=size_mb,
+        speedup=summary([1 / r for r in pair.ratios]),
+        rss_limit_mb=TARGETS["rss_stream_factor"] * size_mb + TARGETS["rss_extra_mb"],
+    )
+    return row
+
+
+# --- c: startup -------------------------------------------------------------------------------
+
+
+def bench_startup(tools: Tools, runs: int, work: Path) -> list[dict[str, Any]]:
+    tiny = stream_file(genstream.Spec(apps=1, crds=0), work)
+    cases = {
+        "confighash --version": [*tools.confighash, "--version"],
+        "confighash stamp (tiny stream)": [*tools.confighash, "stamp", str(tiny)],
+        "python -c pass (interpreter alone)": [tools.python, "-c", "pass"],
+        "python -S -c pass (no site, no .pth hooks)": [tools.python, "-S", "-c", "pass"],
+    }
+    rows = []
+    for name, cmd in cases.items():
+        run_once(cmd)
+        measured = [run_once(cmd) for _ in range(runs)]
+        rows.append(
+            {
+                "name": name,
+                "wall_s": summary([r.wall for r in measured]),
+                "maxrss_mb": summary([r.maxrss_mb for r in measured]),
+                "all_ok": all(r.status == 0 for r in measured),
+                "target": TARGETS["startup_s"] if name.startswith("confighash") else None,
+            }
+        )
+    return rows
+
+
+# --- e: concurrency ---------------------------------------------------------------------------
+
+
+def bench_concurrent(tools: Tools, directory: Path, count: int, work: Path) -> dict[str, Any]:
+    cmd = [*tools.confighash, "build", str(directory)]
+    run_once(cmd)
+    outs = work / "concurrent"
+    outs.mkdir(exist_ok=True)
+    start = time.perf_counter()
+    sequential = [run_once(cmd, out=outs / f"seq-{i}.yaml") for i in range(count)]
+    sequential_wall = time.perf_counter() - start
+    start = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        concurrent = list(
+            pool.map(lambda i: run_once(cmd, out=outs / f"par-{i}.yaml"), range(count))
+        )
+    concurrent_wall = time.perf_counter() - start
+    digests = {r.out_sha256 for r in sequential + concurrent}
+    return {
+        "dir": str(directory),
+        "count": count,
+        "sequential_wall_s": sequential_wall,
+        "concurrent_wall_s": concurrent_wall,
+        "ratio": concurrent_wall / sequential_wall,
+        "all_ok": all(r.status == 0 for r in sequential + concurrent),
+        "identical_output": len(digests) == 1,
+        "out_bytes": sequential[0].out_bytes,
+        "concurrent_maxrss_mb": max(r.maxrss_mb for r in concurrent),
+        "cores": os.cpu_count(),
+    }
+
+
+# --- scaling ----------------------------------------------------------------------------------
+
+CHILD = (
+    "import sys, time, json, yaml\n"
+    "from cmp import pipeline\n"
+    "data = open(sys.argv[1], 'rb').read()\n"
+    "stamp, load = [], []\n"
+    "for _ in range(int(sys.argv[2])):\n"
+    "    t = time.perf_counter(); pipeline.stamp(data, pipeline.Options())\n"
+    "    stamp.append(time.perf_counter() - t)\n"
+    "    t = time.perf_counter()\n"
+    "    for _ in yaml.load_all(data, Loader=yaml.CSafeLoader): pass\n"
+    "    load.append(time.perf_counter() - t)\n"
+    "print(json.dumps({'stamp': stamp, 'load': load}))\n"
+)
+SERIES: dict[str, tuple[str, list[genstream.Spec]]] = {
+    "documents": (
+        "extra documents no one edits (Services); 500 apps",
+        [genstream.Spec(apps=500, crds=0, fillers=n) for n in (2500, 5000, 10000, 20000)],
+    ),
+    "workloads": (
+        "apps (Deployment + ConfigMap + Secret + Service + ServiceAccount); no CRDs",
+        [genstream.Spec(apps=n, crds=0) for n in (500, 1000, 2000, 4000)],
+    ),
+    "crd_size": (
+        "KB per CRD (12 CRDs, documents no one edits); 500 apps",
+        [genstream.Spec(apps=500, crds=12, crd_kb=kb) for kb in (100, 400, 1600)],
+    ),
+    "source_size": (
+        "KB of config file per ConfigMap (documents that are parsed); 500 apps",
+        [genstream.Spec(apps=500, crds=0, cm_kb=kb) for kb in (1, 8, 64)],
+    ),
+}
+
+
+def _x(name: str, spec: genstream.Spec) -> int:
+    return {
+        "documents": spec.fillers,
+        "workloads": spec.apps,
+        "crd_size": spec.crd_kb,
+        "source_size": spec.cm_kb,
+    }[name]
+
+
+def linearity(points: list[tuple[float, float]]) -> dict[str, float]:
+    """Least-squares line through (x, seconds): slope, intercept, and R²."""
+    xs, ys = [p[0] for p in points], [p[1] for p in points]
+    mx, my = statistics.fmean(xs), statistics.fmean(ys)
+    sxx = sum((x - mx) ** 2 for x in xs)
+    slope = sum((x - mx) * (y - my) for x, y in points) / sxx if sxx else 0.0
+    intercept = my - slope * mx
+    ss_tot = sum((y - my) ** 2 for y in ys)
+    ss_res = sum((y - (intercept + slope * x)) ** 2 for x, y in points)
+    return {"slope": slope, "intercept": intercept, "r2": 1 - ss_res / ss_tot if ss_tot else 1.0}
+
+
+def bench_scaling(tools: Tools, runs: int, work: Path) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, (what, specs) in SERIES.items():
+        rows = []
+        for spec in specs:
+            path = stream_file(spec, work)
+            proc = subprocess.run(
+                [tools.python, "-c", CHILD, str(path), str(runs)],
+                capture_output=True,
+                text=True,
+                check=True,
+                cwd=ROOT,
+            )
+            timing = json.loads(proc.stdout)
+            stamp, load = statistics.median(timing["stamp"]), statistics.median(timing["load"])
+            rows.append(
+                {
+                    "x": _x(name, spec),
+                    "stream_mb": path.stat().st_size / 2**20,
+                    "documents": path.read_bytes().count(b"\n---\n") + 1,
+                    "stamp_s": stamp,
+                    "load_s": load,
+                    "speedup": load / stamp,
+                }
+            )
+            print(
+                f"  scaling {name} x={rows[-1]['x']}: stamp {stamp:.3f}s load {load:.3f}s",
+                file=sys.stderr,
+            )
+        out[name] = {
+            "what": what,
+            "rows": rows,
+            "stamp_fit": linearity([(r["x"], r["stamp_s"]) for r in rows]),
+            "load_fit": linearity([(r["x"], r["load_s"]) for r in rows]),
+        }
+    return out
+
+
+# --- the table --------------------------------------------------------------------------------
+
+
+def verdict(ok: bool | None) -> str:
+    return "" if ok is None else ("met" if ok else "MISSED")
+
+
+def table(result: dict[str, Any]) -> str:
+    lines = [
+        f"machine: {result['machine']['cpu']}, {result['machine']['cores']} cores, "
+        f"Python {result['machine']['python']}, PyYAML {result['machine']['pyyaml']} "
+        f"(libyaml {result['machine']['libyaml']}), load {result['machine']['loadavg_start']}",
+        "",
+        f"{'measure':<48} {'median':>10} {'min':>9} {'max':>9} {'target':>9}  verdict",
+    ]
+
+    def row(
+        name: str, s: dict[str, float], unit: str, target: float | None, ok: bool | None
+    ) -> None:
+        fmt = "{:.3f}" if unit in ("x", "s") else "{:.0f}"
+        t = "" if target is None else fmt.format(target)
+        lines.append(
+            f"{name:<48} {fmt.format(s['median']) + unit:>10} {fmt.format(s['min']):>9} "
+            f"{fmt.format(s['max']):>9} {t:>9}  {verdict(ok)}"
+        )
+
+    for r in result.get("build", []):
+        row(
+            f"a build/kustomize {r['name']}",
+            r["ratio"],
+            "x",
+            r["target"],
+            None if r["target"] is None else r["ratio"]["median"] <= r["target"] and r["all_ok"],
+        )
+        row(f"    confighash build {r['name']}", r["a_wall_s"], "s", None, None)
+        row(f"    kustomize {r['name']}", r["b_wall_s"], "s", None, None)
+    if "stamp" in result:
+        b = result["stamp"]
+        row(
+            f"b load_all/stamp ({b['stream_mb']:.1f} MB)",
+            b["speedup"],
+            "x",
+            TARGETS["stamp_speedup"],
+            b["speedup"]["median"] >= TARGETS["stamp_speedup"],
+        )
+        row("    confighash stamp", b["a_wall_s"], "s", None, None)
+        row("    CSafeLoader load_all", b["b_wall_s"], "s", None, None)
+        row(
+            "d peak RSS of stamp (MB)",
+            b["a_maxrss_mb"],
+            "",
+            b["rss_limit_mb"],
+            b["a_maxrss_mb"]["max"] <= b["rss_limit_mb"],
+        )
+        row("    peak RSS of load_all (MB)", b["b_maxrss_mb"], "", None, None)
+    for r in result.get("startup", []):
+        ok = None if r["target"] is None else r["wall_s"]["median"] <= r["target"]
+        row(f"c {r['name']}", r["wall_s"], "s", r["target"], ok)
+    if "concurrent" in result:
+        e = result["concurrent"]
+        lines.append(
+            f"e {e['count']} concurrent builds on {e['cores']} cores: "
+            f"{e['concurrent_wall_s']:.1f}s vs {e['sequential_wall_s']:.1f}s one after another "
+            f"(ratio {e['ratio']:.2f}); "
+            f"all succeeded: {e['all_ok']}; identical output: {e['identical_output']}"
+        )
+    for name, series in result.get("scaling", {}).items():
+        lines.append(f"scaling by {name} ({series['what']}):")
+        for r in series["rows"]:
+            lines.append(
+                f"    x={r['x']:<6} {r['stream_mb']:6.1f} MB {r['documents']:6d} docs  "
+                f"stamp {r['stamp_s']:.3f}s  load_all {r['load_s']:.3f}s  ({r['speedup']:.1f}x)"
+            )
+        fit = series["stamp_fit"]
+        lines.append(
+            f"    stamp ≈ {fit['intercept']:.3f}s + {fit['slope'] * 1000:.3f}ms·x "
+            f"(R² {fit['r2']:.3f})"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="confighash benchmark (see docs/performance.md)")
+    parser.add_argument("--quick", action="store_true", help="fewer runs and smaller inputs")
+    parser.add_argument("--runs", type=int, help="counted runs per measure (default 7, quick 3)")
+    parser.add_argument("--only", default="a,b,c,e,scaling", help="sections, comma-separated")
+    parser.add_argument("--out", type=Path, help="JSON file (default bench/results/<time>.json)")
+    parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS, help="shared corpus dir")
+    parser.add_argument("--confighash", help="command to run as confighash (default: installed)")
+    parser.add_argument("--kustomize", help="command to run as kustomize build")
+    parser.add_argument("--work", type=Path, help="where generated streams go (default: temp)")
+    args = parser.parse_args(argv)
+    runs = args.runs or (3 if args.quick else 7)
+    only = set(args.only.split(","))
+    if args.quick:
+        only.discard("scaling")
+    tools = find_tools(args)
+    work = args.work or Path(tempfile.mkdtemp(prefix="confighash-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    spec = genstream.Spec(apps=500, crds=8) if args.quick else genstream.Spec()
+    result: dict[str, Any] = {"machine": machine(tools), "runs": runs, "quick": args.quick}
+    started = time.perf_counter()
+    if "a" in only:
+        result["build"] = bench_build(tools, args.corpus, runs, work)
+    if "b" in only:
+        result["stamp"] = bench_stamp(tools, spec, runs, work)
+    if "c" in only:
+        result["startup"] = bench_startup(tools, max(runs, 10 if args.quick else 20), work)
+    if "e" in only:
+        directory = args.corpus / BUILD_TARGETS["argo-cd-ha"]
+        result["concurrent"] = bench_concurrent(tools, directory, 16, work)
+    if "scaling" in only:
+        result["scaling"] = bench_scaling(tools, 3, work)
+    result["machine"]["loadavg_end"] = os.getloadavg()
+    result["seconds"] = time.perf_counter() - started
+    out = args.out or ROOT / "bench" / "results" / time.strftime("%Y%m%d-%H%M%S.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(table(result))
+    print(f"\nJSON: {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
