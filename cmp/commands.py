@@ -10,10 +10,14 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from cmp import diff, explain, gitrev, pipeline, render
+from cmp import render
 from cmp.errors import ConfighashError, UsageError
 from cmp.model import Problem
+
+if TYPE_CHECKING:  # imported where used: build and stamp never load explain, diff or git
+    from cmp import diff, pipeline
 
 Render = Callable[[str], bytes]  # a directory → its kustomize build output
 Read = Callable[[str], bytes]  # a file path or "-" → its bytes
@@ -33,6 +37,8 @@ def run_explain(
 ) -> Outcome:
     if args.stream is not None and args.directory is not None:
         raise UsageError("explain takes DIR or --stream FILE, not both")
+    from cmp import explain, pipeline  # noqa: PLC0415
+
     data = read(args.stream) if args.stream is not None else build(args.directory or ".")
     analysis = pipeline.analyze(data, options, explain=True)
     report = explain.explain(analysis, options)
@@ -44,6 +50,8 @@ def _load(
 ) -> bytes:
     try:
         if operand.kind == "git":
+            from cmp import diff, gitrev  # noqa: PLC0415
+
             assert operand.rev is not None
             with gitrev.worktree(diff.app_directory(operand, other), operand.rev) as path:
                 return build(path)
@@ -58,6 +66,8 @@ def _load(
 
 
 def _analyze(data: bytes, options: pipeline.Options, label: str) -> pipeline.Analysis:
+    from cmp import pipeline  # noqa: PLC0415
+
     try:
         return pipeline.analyze(data, options)
     except ConfighashError as exc:
@@ -67,6 +77,8 @@ def _analyze(data: bytes, options: pipeline.Options, label: str) -> pipeline.Ana
 def run_diff(
     args: argparse.Namespace, options: pipeline.Options, build: Render, read: Read
 ) -> Outcome:
+    from cmp import diff  # noqa: PLC0415
+
     old = diff.parse_operand(args.old)
     new = diff.parse_operand(args.new)
     diff.check_operands(old, new)

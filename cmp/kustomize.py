@@ -239,12 +239,14 @@ def build(
     timeout: float | None = None,
     tmpdir: str | None = None,
     redact: Iterable[str] = (),
+    started: Callable[[], object] | None = None,
 ) -> bytes:
     """Run ``<prefix> <directory> <options>``; return its stdout or raise RenderError.
 
     ``env`` is kustomize's whole environment, except that TMPDIR is a private directory created
     under ``tmpdir`` and removed afterwards. ``redact`` lists strings (the digest key) that must
     not appear in an error message, besides what :func:`cmp.scrub.sensitive_values` finds.
+    ``started`` is called once kustomize is running (the CLI then imports the pipeline meanwhile).
     """
     argv = [*prefix, directory, *options]
     with tempfile.TemporaryDirectory(
@@ -265,6 +267,8 @@ def build(
                     )
                 except OSError as exc:
                     raise RenderError(f"cannot run {argv[0]}: {exc.strerror}") from None
+                if started is not None:
+                    started()
                 with process:
                     outcome = _communicate(_Tree(process, before), timeout, received)
                 if received and outcome.signal is None:  # arrived as kustomize finished

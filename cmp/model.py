@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 SourceKind = Literal["ConfigMap", "Secret"]
+Precision = Literal["key", "object"]
+PRECISIONS: tuple[Precision, ...] = ("key", "object")
 Via = Literal["volume", "projected", "env", "envFrom", "imagePullSecrets"]
 
 

@@ -15,14 +15,11 @@ from typing import Literal
 from cmp import digest, edit, generated, nodes, sources, stream, workloads
 from cmp.annotations import DEFAULT_PREFIX, AnnotationKeys
 from cmp.errors import InputError
-from cmp.model import Findings, Identity, Problem, Ref, Source
+from cmp.model import Findings, Identity, Precision, Problem, Ref, Source
 from cmp.workloads import Workload
 
 _INTERESTING = sources.SOURCE_KINDS | generated.GENERATOR_KINDS | workloads.WORKLOAD_KINDS
 _INTERESTING_EXPLAINED = _INTERESTING | workloads.UNSTAMPED_KINDS
-
-Precision = Literal["key", "object"]
-PRECISIONS: tuple[Precision, ...] = ("key", "object")
 
 
 @dataclass(frozen=True)

@@ -9,10 +9,11 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cmp.diff import Because, DiffReport, Rollout
-from cmp.explain import REASONS, Report, SourceUse, WorkloadReport, to_json
+if TYPE_CHECKING:  # imported lazily: the CLI builds its parser from the formats below
+    from cmp.diff import Because, DiffReport, Rollout
+    from cmp.explain import Report, SourceUse, WorkloadReport
 
 EXPLAIN_FORMATS = ("table", "json", "dot", "mermaid")
 DIFF_FORMATS = ("markdown", "json")
@@ -63,6 +64,8 @@ def _status_line(w: WorkloadReport) -> str:
     head = f"{w.kind} {_workload_name(w.namespace, w.name)}"
     if w.stamped:
         return f"{head}: stamped"
+    from cmp.explain import REASONS  # noqa: PLC0415
+
     return f"{head}: not stamped, {REASONS.get(w.reason or '', w.reason or 'unknown')}"
 
 
@@ -202,10 +205,16 @@ def mermaid(report: Report) -> str:
 
 EXPLAINERS: dict[str, Callable[[Report], str]] = {
     "table": table,
-    "json": lambda report: _json(to_json(report)),
+    "json": lambda report: _json(_explain_json(report)),
     "dot": dot,
     "mermaid": mermaid,
 }
+
+
+def _explain_json(report: Report) -> dict[str, Any]:
+    from cmp.explain import to_json  # noqa: PLC0415
+
+    return to_json(report)
 
 
 def explain(report: Report, output: str) -> str:

@@ -29,8 +29,6 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 REDACTED = "[redacted]"
 MAX_LINE = 2000  # characters of kustomize's message kept
 MIN_VALUE = 3
@@ -191,6 +189,8 @@ def _loose_values(text: str) -> Iterator[str]:
 
 
 def _documents(text: str) -> Iterator[tuple[str, Any]]:
+    import yaml  # noqa: PLC0415  (only on this error path: the CLI starts kustomize sooner)
+
     for chunk in _SEPARATOR.split(text):
         if chunk is None or not chunk.strip():
             continue

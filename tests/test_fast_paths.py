@@ -18,8 +18,8 @@ import pytest
 import yaml
 from helpers import RENDERS, run_cli
 
-from cmp import __version__, nodes, stream
-from cmp.errors import InputError
+from cmp import __version__, kustomize, nodes, stream
+from cmp.errors import InputError, RenderError
 
 TRICKY = Path("/work/shared/reference/tricky-scalars.yaml")
 SEPARATOR = re.compile(rb"^---(.*)$", re.MULTILINE)  # what stream.split used to search with
@@ -243,3 +243,30 @@ def test_launcher_hands_everything_else_to_the_cli(argv: list[str]) -> None:
     proc = _python(code, *argv)
     direct = run_cli(argv)
     assert (proc.returncode, proc.stdout) == (direct.code, direct.stdout.decode())
+
+
+# --- build: the pipeline is imported while kustomize renders ---------------------------------
+
+
+def test_importing_the_cli_loads_neither_pyyaml_nor_the_pipeline() -> None:
+    proc = _python(
+        "import sys, cmp.cli\n"
+        "print(sorted(m for m in ('yaml', 'cmp.pipeline', 'cmp.explain', 'cmp.diff') "
+        "if m in sys.modules))\n"
+    )
+    assert proc.stdout.strip() == "[]", proc.stderr
+
+
+def test_build_calls_started_once_kustomize_runs() -> None:
+    calls: list[int] = []
+    script = "import sys; sys.stdout.write('kind: A\\n')"
+    out = kustomize.build(
+        [sys.executable, "-c", script], ".", [], env={}, started=lambda: calls.append(1)
+    )
+    assert out == b"kind: A\n"
+    assert calls == [1]
+    with pytest.raises(RenderError):
+        kustomize.build(
+            ["/nonexistent/kustomize"], ".", [], env={}, started=lambda: calls.append(2)
+        )
+    assert calls == [1]
