@@ -71,9 +71,8 @@ def _common() -> argparse.ArgumentParser:
     group.add_argument(
         "--precision",
         choices=PRECISIONS,
-        default="key",
-        help="key (default): a source's digest covers only the keys the pod reads; "
-        "object: the whole ConfigMap or Secret (docs/annotations.md)",
+        help="key: a source's digest covers only the keys the pod reads; object: the whole "
+        "ConfigMap or Secret (default: parameter precision, else key; docs/annotations.md)",
     )
     group.add_argument(
         "--secret-key-file",
@@ -168,6 +167,7 @@ def _flags(args: argparse.Namespace) -> settings.Flags:
         include_jobs=args.include_jobs,
         include_image_pull_secrets=args.include_image_pull_secrets,
         allow_empty=args.allow_empty,
+        precision=args.precision,
         secret_key_file=args.secret_key_file,
         kustomize=getattr(args, "kustomize", None),
         build_options=getattr(args, "build_options", None),
@@ -225,7 +225,7 @@ def run(args: argparse.Namespace, environ: Mapping[str, str], stdin: BinaryIO) -
         include_jobs=conf.include_jobs,
         include_image_pull_secrets=conf.include_image_pull_secrets,
         secret_key=key,
-        precision=args.precision,
+        precision=conf.precision,
     )
     if args.command in reports.COMMANDS:
         outcome = reports.run(args, options, render, lambda path: _read_input(path, stdin))
@@ -240,6 +240,17 @@ def run(args: argparse.Namespace, environ: Mapping[str, str], stdin: BinaryIO) -
             "is intended)"
         )
     return result
+
+
+def _attach_option_values(argv: list[str]) -> list[str]:
+    """Join ``--build-options VALUE`` into one word: argparse takes a lone ``--enable-helm`` for
+    a flag of its own, and kustomize options always start with a dash."""
+    joined: list[str] = []
+    words = iter(argv)
+    for word in words:
+        value = next(words, None) if word == "--build-options" else None
+        joined.append(word if value is None else f"{word}={value}")
+    return joined
 
 
 def main(
@@ -257,6 +268,7 @@ def main(
     if "--" in argv:
         cut = argv.index("--")
         argv, passthrough = argv[:cut], argv[cut + 1 :]
+    argv = _attach_option_values(argv)
     shown = io.StringIO()  # --help and --version text, written to ``stdout``
     try:
         with contextlib.redirect_stdout(shown):

@@ -4,7 +4,8 @@
 :class:`Settings`; no other module reads ``os.environ``.
 
 Plugin parameters (``strict``, ``include-jobs``, ``include-image-pull-secrets``,
-``annotation-prefix``, ``allow-empty``, ``build-options``), highest precedence first:
+``annotation-prefix``, ``precision``, ``allow-empty``, ``build-options``), highest precedence
+first:
 
 1. a command-line flag (``--strict``/``--no-strict``, ``--annotation-prefix`` ...), for local use;
 2. the Application's ``plugin.parameters``: ``ARGOCD_APP_PARAMETERS`` (JSON) whenever that variable
@@ -43,6 +44,7 @@ from typing import Any
 from cmp.annotations import DEFAULT_PREFIX, AnnotationKeys
 from cmp.digest import prepare_key
 from cmp.errors import SettingsError
+from cmp.model import PRECISIONS, Precision
 
 MIN_KEY_BYTES = 16
 DEFAULT_TIMEOUT = 45.0
@@ -53,6 +55,7 @@ PARAMETER_DEFAULTS: dict[str, str] = {
     "include-jobs": "false",
     "include-image-pull-secrets": "false",
     "annotation-prefix": DEFAULT_PREFIX,
+    "precision": "key",
     "allow-empty": "false",
     "build-options": "",
 }
@@ -92,6 +95,7 @@ class Flags:
     include_jobs: bool | None = None
     include_image_pull_secrets: bool | None = None
     allow_empty: bool | None = None
+    precision: str | None = None
     secret_key_file: str | None = None
     kustomize: str | None = None
     build_options: str | None = None
@@ -106,6 +110,7 @@ class Settings:
     include_jobs: bool = False
     include_image_pull_secrets: bool = False
     allow_empty: bool = False
+    precision: Precision = "key"
     secret_key_file: str | None = None
     secret_key_origin: str = "CONFIGHASH_SECRET_KEY_FILE"
     kustomize: str | None = None
@@ -324,6 +329,12 @@ def resolve(environ: Mapping[str, str], flags: Flags | None = None) -> Settings:
             f"{DEFAULT_PREFIX}",
         ) from None
 
+    precision = text("precision", flags.precision)
+    if precision not in PRECISIONS:
+        raise SettingsError(
+            "precision", f"{precision!r} (from {origins['precision']}) is not key or object"
+        )
+
     if flags.timeout is not None:
         timeout = _timeout(flags.timeout, "--timeout")
     elif environ.get("CONFIGHASH_TIMEOUT"):
@@ -360,6 +371,7 @@ def resolve(environ: Mapping[str, str], flags: Flags | None = None) -> Settings:
             "include-image-pull-secrets", flags.include_image_pull_secrets
         ),
         allow_empty=boolean("allow-empty", flags.allow_empty),
+        precision="object" if precision == "object" else "key",
         secret_key_file=key_file,
         secret_key_origin=key_origin,
         kustomize=flags.kustomize or environ.get("KUSTOMIZE_BIN") or None,

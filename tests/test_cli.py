@@ -365,3 +365,15 @@ def test_build_of_an_empty_app_is_refused_unless_allowed(tmp_path: Path) -> None
     allowed = run_cli(["build", "--allow-empty", str(tmp_path)], environ=_environ())
     assert allowed.code == 0, allowed.stderr
     assert allowed.stdout.strip() in (b"", b"{}")
+
+
+def test_build_options_value_of_a_single_dashed_word_is_taken_as_the_value(tmp_path: Path) -> None:
+    """`--build-options "--enable-helm"` must not be read as an unknown flag of confighash's."""
+    app = _app_reading_outside_its_directory(tmp_path)
+    (tmp_path / "app" / "kustomization.yaml").write_text("resources:\n- cm.yaml\n")
+    (tmp_path / "app" / "cm.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: local\n"
+    )
+    run = run_cli(["build", "--build-options", "--enable-helm", str(app)], environ=_environ())
+    assert run.code == 0, run.stderr
+    assert b"name: local" in run.stdout

@@ -31,6 +31,7 @@ EXPECTED_PARAMETERS = {
     "include-jobs": "false",
     "include-image-pull-secrets": "false",
     "annotation-prefix": "confighash.dev",
+    "precision": "key",
     "allow-empty": "false",
     "build-options": "",
 }

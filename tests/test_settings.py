@@ -366,3 +366,19 @@ def test_helm_enabled_by_an_allowlisted_app_option() -> None:
 def test_empty_kube_version_adds_nothing() -> None:
     s = resolve({"KUBE_VERSION": "", "CONFIGHASH_BUILD_OPTIONS": "--enable-helm"})
     assert s.build_options() == ["--enable-helm"]
+
+
+# --- precision ---------------------------------------------------------------------------------
+
+
+def test_precision_defaults_to_key_and_follows_parameter_then_flag() -> None:
+    assert resolve({}).precision == "key"
+    environ = {"ARGOCD_APP_PARAMETERS": params(precision="object")}
+    assert resolve(environ).precision == "object"
+    assert resolve(environ, Flags(precision="key")).precision == "key"
+    assert resolve({"ARGOCD_ENV_precision": "object"}).precision == "object"
+
+
+def test_unknown_precision_is_refused_naming_its_origin() -> None:
+    with pytest.raises(SettingsError, match=r"precision: 'keys' \(from parameter precision\)"):
+        resolve({"ARGOCD_APP_PARAMETERS": params(precision="keys")})
