@@ -172,7 +172,7 @@ def _schema(rng: random.Random, depth: int, budget: list[int]) -> dict[str, Valu
     node["properties"] = properties
     node["type"] = "object"
     if rng.random() < 0.4:
-        node["required"] = sorted(rng.sample(sorted(properties), min(2, len(properties))))
+        node["required"] = [*sorted(rng.sample(sorted(properties), min(2, len(properties))))]
     if rng.random() < 0.2:
         node["x-kubernetes-preserve-unknown-fields"] = True
     return node
