@@ -539,6 +539,11 @@ def main(argv: list[str] | None = None) -> int:
     only = set(args.only.split(","))
     if args.quick:
         only.discard("scaling")
+    if only & {"a", "e"} and not args.corpus.is_dir():
+        sys.exit(
+            f"bench: the corpus is not at {args.corpus} (a and e build its apps); clone beside "
+            "../shared or pass --corpus DIR, or leave them out with --only b,c,scaling"
+        )
     tools = find_tools(args)
     work = args.work or Path(tempfile.mkdtemp(prefix="confighash-bench-"))
     work.mkdir(parents=True, exist_ok=True)
