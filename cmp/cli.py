@@ -211,8 +211,13 @@ def run(args: argparse.Namespace, environ: Mapping[str, str], stdin: BinaryIO) -
     data = b""
     if args.command == "build":
         loading = _importer("cmp.pipeline")
+
+        def start_loading() -> None:
+            with contextlib.suppress(RuntimeError):  # no thread to be had: import it below
+                loading.start()
+
         try:
-            data = render(args.directory, started=loading.start)
+            data = render(args.directory, started=start_loading)
         finally:
             if loading.ident is not None:  # started: let it finish before going on
                 loading.join()
