@@ -17,8 +17,8 @@ from typing import Any
 
 from cmp import digest
 from cmp.annotations import AnnotationKeys
-from cmp.model import Identity, Problem, Ref, Source
-from cmp.pipeline import Analysis, Options, Plan, Use
+from cmp.model import Identity, Problem, Source
+from cmp.pipeline import Analysis, Options, Plan, Use, keys_read
 
 SCHEMA_VERSION = 1
 
@@ -97,15 +97,6 @@ def _withheld(source: Source, opts: Options) -> bool:
     return source.kind == "Secret" and source.origin is None and opts.secret_key is None
 
 
-def _keys_read(refs: tuple[Ref, ...]) -> tuple[str, ...] | None:
-    keys: set[str] = set()
-    for ref in refs:
-        if ref.keys is None:
-            return None
-        keys.update(ref.keys)
-    return tuple(sorted(keys))
-
-
 def _source_use(use: Use, plan: Plan, opts: Options, keys: AnnotationKeys) -> SourceUse:
     stamped = plan.status == "stamped"
     source = use.source
@@ -114,7 +105,7 @@ def _source_use(use: Use, plan: Plan, opts: Options, keys: AnnotationKeys) -> So
         kind=use.kind,
         name=use.name,
         via=tuple(sorted({ref.via for ref in use.refs})),
-        keys=_keys_read(use.refs),
+        keys=keys_read(use.refs),
         scope="object" if use.keys is None else "keys",
         missing_keys=use.missing,
         digest=None if _withheld(source, opts) else digest.short(use.digest),

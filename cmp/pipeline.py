@@ -182,6 +182,16 @@ def read(
     return found
 
 
+def keys_read(refs: tuple[Ref, ...]) -> tuple[str, ...] | None:
+    """The union of the keys ``refs`` read; None when any of them reads every key."""
+    selected: set[str] = set()
+    for ref in refs:
+        if ref.keys is None:
+            return None
+        selected.update(ref.keys)
+    return tuple(sorted(selected))
+
+
 def digested_keys(
     refs: tuple[Ref, ...], source: Source, precision: Precision
 ) -> tuple[str, ...] | None:
@@ -193,12 +203,7 @@ def digested_keys(
     """
     if precision == "object" or source.origin is not None:
         return None
-    selected: set[str] = set()
-    for ref in refs:
-        if ref.keys is None:
-            return None
-        selected.update(ref.keys)
-    return tuple(sorted(selected))
+    return keys_read(refs)
 
 
 def _source_digest(source: Source, opts: Options, selected: tuple[str, ...] | None) -> str:
