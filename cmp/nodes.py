@@ -93,7 +93,8 @@ def scalar_type(node: Node) -> str:
 
 def describe(node: Node) -> str:
     kind = scalar_type(node)
-    return {"map": "a mapping", "seq": "a list", "str": "a string"}.get(kind, f"a {kind}")
+    names = {"map": "a mapping", "seq": "a list", "str": "a string", "int": "an integer"}
+    return names.get(kind, f"a {kind}")
 
 
 _PLAIN_KEYS: dict[str, str] = {}  # key_text() of plain keys: a few hundred names, met many times
