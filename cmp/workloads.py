@@ -35,6 +35,23 @@ UNSTAMPED_POD_PATHS: dict[tuple[str, str], tuple[str, ...]] = {
 }
 UNSTAMPED_KINDS: frozenset[str] = frozenset(kind for _, kind in UNSTAMPED_POD_PATHS)
 CONTAINER_LISTS = ("containers", "initContainers", "ephemeralContainers")
+# Where a pod spec names a source: (kind, field holding the reference[, field holding the name]).
+VOLUME_SOURCES: tuple[tuple[SourceKind, str, str], ...] = (
+    ("ConfigMap", "configMap", "name"),
+    ("Secret", "secret", "secretName"),
+)
+PROJECTED_SOURCES: tuple[tuple[SourceKind, str], ...] = (
+    ("ConfigMap", "configMap"),
+    ("Secret", "secret"),
+)
+ENV_KEY_REFS: tuple[tuple[SourceKind, str], ...] = (
+    ("ConfigMap", "configMapKeyRef"),
+    ("Secret", "secretKeyRef"),
+)
+ENV_FROM_REFS: tuple[tuple[SourceKind, str], ...] = (
+    ("ConfigMap", "configMapRef"),
+    ("Secret", "secretRef"),
+)
 
 
 def api_group(api_version: str | None) -> str:
@@ -128,40 +145,38 @@ class _Scan:
             keys = tuple(k for k in listed if k is not None) or None
         self.refs.append(Ref(kind, name, via, path, optional, keys))
 
+    def ref_at(
+        self,
+        kind: SourceKind,
+        parent: nodes.Node | None,
+        field: str,
+        path: str,
+        *,
+        via: Via,
+        name_key: str = "name",
+        key_field: bool = False,
+        items: bool = False,
+    ) -> None:
+        """Record the reference held under ``field`` of ``parent``, if there is one."""
+        node = nodes.get(parent, field, self.where, path)
+        self.ref(
+            kind,
+            node,
+            f"{path}.{field}",
+            via=via,
+            name_key=name_key,
+            key_field=key_field,
+            items=items,
+        )
+
     def pod_spec(self, spec: nodes.Node | None, path: str) -> None:
-        get = nodes.get
         for vpath, volume in self.items(spec, "volumes", path):
-            self.ref(
-                "ConfigMap",
-                get(volume, "configMap", self.where, vpath),
-                f"{vpath}.configMap",
-                via="volume",
-                items=True,
-            )
-            self.ref(
-                "Secret",
-                get(volume, "secret", self.where, vpath),
-                f"{vpath}.secret",
-                via="volume",
-                items=True,
-                name_key="secretName",
-            )
-            projected = get(volume, "projected", self.where, vpath)
+            for kind, field, name_key in VOLUME_SOURCES:
+                self.ref_at(kind, volume, field, vpath, via="volume", items=True, name_key=name_key)
+            projected = nodes.get(volume, "projected", self.where, vpath)
             for spath, source in self.items(projected, "sources", f"{vpath}.projected"):
-                self.ref(
-                    "ConfigMap",
-                    get(source, "configMap", self.where, spath),
-                    f"{spath}.configMap",
-                    via="projected",
-                    items=True,
-                )
-                self.ref(
-                    "Secret",
-                    get(source, "secret", self.where, spath),
-                    f"{spath}.secret",
-                    via="projected",
-                    items=True,
-                )
+                for kind, field in PROJECTED_SOURCES:
+                    self.ref_at(kind, source, field, spath, via="projected", items=True)
         for field in CONTAINER_LISTS:
             for cpath, container in self.items(spec, field, path):
                 self.container(container, cpath)
@@ -170,37 +185,15 @@ class _Scan:
                 self.ref("Secret", item, ipath, via="imagePullSecrets")
 
     def container(self, container: nodes.Node, path: str) -> None:
-        get = nodes.get
         for epath, env in self.items(container, "env", path):
-            value_from = get(env, "valueFrom", self.where, epath)
-            vpath = f"{epath}.valueFrom"
-            self.ref(
-                "ConfigMap",
-                get(value_from, "configMapKeyRef", self.where, vpath),
-                f"{vpath}.configMapKeyRef",
-                via="env",
-                key_field=True,
-            )
-            self.ref(
-                "Secret",
-                get(value_from, "secretKeyRef", self.where, vpath),
-                f"{vpath}.secretKeyRef",
-                via="env",
-                key_field=True,
-            )
+            value_from = nodes.get(env, "valueFrom", self.where, epath)
+            for kind, field in ENV_KEY_REFS:
+                self.ref_at(
+                    kind, value_from, field, f"{epath}.valueFrom", via="env", key_field=True
+                )
         for fpath, env_from in self.items(container, "envFrom", path):
-            self.ref(
-                "ConfigMap",
-                get(env_from, "configMapRef", self.where, fpath),
-                f"{fpath}.configMapRef",
-                via="envFrom",
-            )
-            self.ref(
-                "Secret",
-                get(env_from, "secretRef", self.where, fpath),
-                f"{fpath}.secretRef",
-                via="envFrom",
-            )
+            for kind, field in ENV_FROM_REFS:
+                self.ref_at(kind, env_from, field, fpath, via="envFrom")
 
 
 def _site(
