@@ -69,11 +69,15 @@ class Plan:
 
     workload: Workload
     status: Status
-    consumed: tuple[tuple[Ref, Source], ...] = ()
     unresolved: tuple[Ref, ...] = ()
     annotations: dict[str, str] = field(default_factory=dict)
     uses: tuple[Use, ...] = ()  # one per consumed source, sorted by (kind, name)
     ignored_sources: tuple[Source, ...] = ()  # referenced, but carry the ignore annotation
+
+    @property
+    def consumed(self) -> tuple[tuple[Ref, Source], ...]:
+        """Each consumed source with its first reference."""
+        return tuple((u.refs[0], u.source) for u in self.uses)
 
 
 @dataclass
@@ -281,13 +285,12 @@ def plan(
     _warn_missing_keys(workload, resolution.uses, findings)
     uses = resolution.uses
     unresolved = resolution.unresolved
-    pairs = tuple((u.refs[0], u.source) for u in uses)
     skipped = resolution.ignored_sources
     if not workload.stampable:
-        return Plan(workload, "pod", pairs, unresolved, uses=uses, ignored_sources=skipped)
+        return Plan(workload, "pod", unresolved, uses=uses, ignored_sources=skipped)
     if workload.is_job and not opts.include_jobs:
-        if pairs:
-            names = ", ".join(f"{s.kind} {s.name}" for _, s in pairs)
+        if uses:
+            names = ", ".join(f"{u.source.kind} {u.source.name}" for u in uses)
             findings.add(
                 workload.identity.where,
                 f"not stamped: a Job's pod template is immutable (consumes {names}; "
@@ -295,7 +298,7 @@ def plan(
                 "job-not-stamped",
                 strictable=False,
             )
-        return Plan(workload, "job", pairs, unresolved, uses=uses, ignored_sources=skipped)
+        return Plan(workload, "job", unresolved, uses=uses, ignored_sources=skipped)
     annotations: dict[str, str] = {}
     triples = []
     for use in uses:
@@ -303,8 +306,8 @@ def plan(
         triples.append((use.kind, use.name, use.digest))
     if triples:
         annotations[keys.checksum] = digest.checksum(triples)
-    status: Status = "stamped" if pairs else "no-sources"
-    return Plan(workload, status, pairs, unresolved, annotations, uses, skipped)
+    status: Status = "stamped" if uses else "no-sources"
+    return Plan(workload, status, unresolved, annotations, uses, skipped)
 
 
 def _edit_document(
@@ -347,11 +350,9 @@ class Analysis:
 
 def _ignored_plan(workload: Workload, index: sources.SourceIndex, opts: Options) -> Plan:
     resolution = resolve(workload, index, opts)
-    pairs = tuple((u.refs[0], u.source) for u in resolution.uses)
     return Plan(
         workload,
         "ignored",
-        pairs,
         resolution.unresolved,
         uses=resolution.uses,
         ignored_sources=resolution.ignored_sources,
