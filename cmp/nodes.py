@@ -166,10 +166,16 @@ def get(node: Node | None, key: str, where: str, path: str) -> Node | None:
     return found
 
 
+def get_present(node: Node | None, key: str, where: str, path: str) -> Node | None:
+    """The value of ``key``, or None when it is absent or null (``~``, ``null``, empty)."""
+    value = get(node, key, where, path)
+    return None if value is None or scalar_type(value) == "null" else value
+
+
 def get_str(node: Node | None, key: str, where: str, path: str) -> str | None:
     """A string field; None if absent or null; an error if it holds anything else."""
-    value = get(node, key, where, path)
-    if value is None or scalar_type(value) == "null":
+    value = get_present(node, key, where, path)
+    if value is None:
         return None
     if scalar_type(value) != "str":
         raise InputError(where, f"{join_path(path, key)} is {describe(value)}, not a string")
@@ -178,8 +184,8 @@ def get_str(node: Node | None, key: str, where: str, path: str) -> str | None:
 
 def get_bool(node: Node | None, key: str, where: str, path: str) -> bool:
     """A boolean field, false when absent or null."""
-    value = get(node, key, where, path)
-    if value is None or scalar_type(value) == "null":
+    value = get_present(node, key, where, path)
+    if value is None:
         return False
     if scalar_type(value) != "bool":
         raise InputError(where, f"{join_path(path, key)} is {describe(value)}, not a boolean")
@@ -190,8 +196,8 @@ def get_bool(node: Node | None, key: str, where: str, path: str) -> bool:
 
 def get_map(node: Node | None, key: str, where: str, path: str) -> MappingNode | None:
     """A mapping field; None if absent or null; an error if it holds anything else."""
-    value = get(node, key, where, path)
-    if value is None or scalar_type(value) == "null":
+    value = get_present(node, key, where, path)
+    if value is None:
         return None
     if not isinstance(value, MappingNode):
         raise InputError(where, f"{join_path(path, key)} is {describe(value)}, not a mapping")

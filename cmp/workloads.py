@@ -99,9 +99,9 @@ class _Scan:
         self.refs: list[Ref] = []
 
     def items(self, node: nodes.Node | None, key: str, path: str) -> list[tuple[str, nodes.Node]]:
-        value = nodes.get(node, key, self.where, path)
+        value = nodes.get_present(node, key, self.where, path)
         full = nodes.join_path(path, key)
-        if value is None or nodes.scalar_type(value) == "null":
+        if value is None:
             return []
         if not isinstance(value, nodes.SequenceNode):
             self.findings.add(
