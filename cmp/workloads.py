@@ -118,10 +118,12 @@ class _Scan:
         *,
         via: Via,
         name_key: str = "name",
-        key_field: bool = False,
-        items: bool = False,
     ) -> None:
-        """Record the reference held in mapping ``node``: its name, keys and optionality."""
+        """Record the reference held in mapping ``node``: its name, keys and optionality.
+
+        How ``via`` reads the source decides which keys it sees: an env key reference its
+        ``key``, a volume or projected source its ``items`` (all keys without them).
+        """
         if node is None:
             return
         if not isinstance(node, nodes.MappingNode):
@@ -134,10 +136,10 @@ class _Scan:
                 self.findings.add(self.where, f"{path} names no {kind}", "unnamed-ref")
             return
         keys: tuple[str, ...] | None = None
-        if key_field:
+        if via == "env":
             key = nodes.get_str(node, "key", self.where, path)
             keys = (key,) if key is not None else None
-        elif items:
+        elif via in ("volume", "projected"):
             listed = [
                 nodes.get_str(item, "key", self.where, item_path)
                 for item_path, item in self.items(node, "items", path)
@@ -154,29 +156,19 @@ class _Scan:
         *,
         via: Via,
         name_key: str = "name",
-        key_field: bool = False,
-        items: bool = False,
     ) -> None:
         """Record the reference held under ``field`` of ``parent``, if there is one."""
         node = nodes.get(parent, field, self.where, path)
-        self.ref(
-            kind,
-            node,
-            f"{path}.{field}",
-            via=via,
-            name_key=name_key,
-            key_field=key_field,
-            items=items,
-        )
+        self.ref(kind, node, f"{path}.{field}", via=via, name_key=name_key)
 
     def pod_spec(self, spec: nodes.Node | None, path: str) -> None:
         for vpath, volume in self.items(spec, "volumes", path):
             for kind, field, name_key in VOLUME_SOURCES:
-                self.ref_at(kind, volume, field, vpath, via="volume", items=True, name_key=name_key)
+                self.ref_at(kind, volume, field, vpath, via="volume", name_key=name_key)
             projected = nodes.get(volume, "projected", self.where, vpath)
             for spath, source in self.items(projected, "sources", f"{vpath}.projected"):
                 for kind, field in PROJECTED_SOURCES:
-                    self.ref_at(kind, source, field, spath, via="projected", items=True)
+                    self.ref_at(kind, source, field, spath, via="projected")
         for field in CONTAINER_LISTS:
             for cpath, container in self.items(spec, field, path):
                 self.container(container, cpath)
@@ -188,9 +180,7 @@ class _Scan:
         for epath, env in self.items(container, "env", path):
             value_from = nodes.get(env, "valueFrom", self.where, epath)
             for kind, field in ENV_KEY_REFS:
-                self.ref_at(
-                    kind, value_from, field, f"{epath}.valueFrom", via="env", key_field=True
-                )
+                self.ref_at(kind, value_from, field, f"{epath}.valueFrom", via="env")
         for fpath, env_from in self.items(container, "envFrom", path):
             for kind, field in ENV_FROM_REFS:
                 self.ref_at(kind, env_from, field, fpath, via="envFrom")
