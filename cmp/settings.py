@@ -199,10 +199,6 @@ def _timeout(raw: str, name: str) -> float:
     return value
 
 
-def parse_timeout(raw: str, name: str = "--timeout") -> float:
-    return _timeout(raw, name)
-
-
 def parse_allowlist(raw: str) -> frozenset[str]:
     """``CONFIGHASH_ALLOWED_BUILD_OPTIONS``: option names, separated by whitespace or commas."""
     names = raw.replace(",", " ").split()
