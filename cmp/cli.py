@@ -12,11 +12,10 @@ import io
 import os
 import sys
 import threading
-import traceback
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, BinaryIO, NoReturn, TextIO
 
-from cmp import __version__, kustomize, scrub, settings
+from cmp import __version__, settings
 from cmp import commands as reports
 from cmp.annotations import DEFAULT_PREFIX
 from cmp.errors import ConfighashError, UsageError
@@ -196,6 +195,8 @@ def run(args: argparse.Namespace, environ: Mapping[str, str], stdin: BinaryIO) -
     key = settings.read_secret_key(key_file, conf.secret_key_origin) if key_file else None
 
     def render(directory: str, started: Callable[[], object] | None = None) -> bytes:
+        from cmp import kustomize, scrub  # noqa: PLC0415  (stamp of a file needs neither)
+
         prefix = kustomize.command(conf.kustomize, path=conf.path)
         return kustomize.build(
             prefix,
@@ -300,6 +301,8 @@ def main(
         return 1
     except Exception as exc:  # a bug: say so in one line unless asked for the traceback
         if args.debug:
+            import traceback  # noqa: PLC0415
+
             traceback.print_exc(file=err)
         print(
             f"{PROG}: internal error: {type(exc).__name__} (run with --debug for details)", file=err

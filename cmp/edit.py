@@ -9,9 +9,8 @@ there either, so every scalar keeps its text and quoting and Argo CD reads the s
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import yaml
 
@@ -28,15 +27,13 @@ except AttributeError:  # PyYAML built without libyaml
 Owned = Callable[[str], bool]
 
 
-@dataclass(frozen=True)
-class Splice:
+class Splice(NamedTuple):
     start: int
     end: int
     text: str
 
 
-@dataclass(frozen=True)
-class Change:
+class Change(NamedTuple):
     """The annotations one pod template should carry, and which existing keys are ours."""
 
     path: tuple[str | int, ...]
@@ -46,6 +43,8 @@ class Change:
 
 def quote(text: str) -> str:
     """A YAML double-quoted scalar; JSON's escapes are a subset of YAML's."""
+    import json  # noqa: PLC0415  (a few ms of start-up, for stamped documents only)
+
     return json.dumps(text, ensure_ascii=False)
 
 

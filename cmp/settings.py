@@ -35,11 +35,9 @@ Every error reads ``invalid setting NAME: ...`` and says where the value came fr
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 from cmp.annotations import DEFAULT_PREFIX, AnnotationKeys
 from cmp.digest import prepare_key
@@ -85,8 +83,7 @@ ADMIN_ONLY_OPTIONS = frozenset(
 ALLOWLIST = "CONFIGHASH_ALLOWED_BUILD_OPTIONS"
 
 
-@dataclass(frozen=True)
-class Flags:
+class Flags(NamedTuple):
     """Values given on the command line; None means "not given"."""
 
     namespace: str | None = None
@@ -102,8 +99,7 @@ class Flags:
     timeout: str | None = None
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(NamedTuple):
     namespace: str | None = None
     annotation_prefix: str = DEFAULT_PREFIX
     strict: bool = False
@@ -123,7 +119,7 @@ class Settings:
     path: str | None = None  # PATH, to find kustomize
     # where each plugin parameter's value came from: "--flag", "parameter", "PARAM_X",
     # "ARGOCD_ENV_x" or "default"
-    origins: Mapping[str, str] = field(default_factory=dict)
+    origins: Mapping[str, str] = MappingProxyType({})
 
     def build_options(self, passthrough: Sequence[str] = ()) -> list[str]:
         """Options for ``kustomize build``: the administrator's, the Application's, the ones after
@@ -147,6 +143,8 @@ def _parameters(environ: Mapping[str, str]) -> dict[str, tuple[str, str]]:
             if environ.get(var):
                 found[name] = (environ[var], var)
         return found
+    import json  # noqa: PLC0415  (only Argo CD sets the variable)
+
     try:
         items = json.loads(raw) if raw.strip() else None
     except ValueError:
@@ -388,7 +386,8 @@ def read_secret_key(path: str, name: str = "--secret-key-file") -> bytes:
     A named file that cannot be read is an error, never a silent fall-back to unkeyed digests.
     """
     try:
-        raw = Path(path).read_bytes()
+        with open(path, "rb") as file:
+            raw = file.read()
     except OSError as exc:
         raise SettingsError(
             name, f"cannot read the secret key file {path}: {exc.strerror}"
