@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 import xxhash
 
@@ -29,16 +28,21 @@ def name_part(name: str) -> str:
     return f"{head}-{tag}" if head else tag
 
 
-@dataclass(frozen=True)
 class AnnotationKeys:
-    prefix: str = DEFAULT_PREFIX
+    """The annotation keys under one prefix; an invalid prefix is refused when they are made."""
 
-    def __post_init__(self) -> None:
-        longest = f"configmap.{self.prefix}"
-        if not _DNS_SUBDOMAIN.fullmatch(self.prefix) or len(longest) > 253:
+    __slots__ = ("prefix",)
+
+    def __init__(self, prefix: str = DEFAULT_PREFIX) -> None:
+        longest = f"configmap.{prefix}"
+        if not _DNS_SUBDOMAIN.fullmatch(prefix) or len(longest) > 253:
             raise SettingsError(
-                "--annotation-prefix", f"{self.prefix!r} is not a DNS subdomain like confighash.dev"
+                "--annotation-prefix", f"{prefix!r} is not a DNS subdomain like confighash.dev"
             )
+        self.prefix = prefix
+
+    def __repr__(self) -> str:
+        return f"AnnotationKeys({self.prefix!r})"
 
     @property
     def checksum(self) -> str:

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from cmp import render
 from cmp.errors import ConfighashError, UsageError
@@ -25,8 +24,7 @@ Read = Callable[[str], bytes]  # a file path or "-" → its bytes
 COMMANDS = ("explain", "diff")
 
 
-@dataclass
-class Outcome:
+class Outcome(NamedTuple):
     output: bytes
     problems: list[Problem]
     exit_status: int = 0

@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from cmp.annotations import AnnotationKeys
 from cmp.errors import UsageError
@@ -26,8 +25,7 @@ StampChange = Literal["changed", "added", "removed"]
 WorkloadKey = tuple[str, "str | None", "str | None"]
 
 
-@dataclass(frozen=True)
-class Because:
+class Because(NamedTuple):
     """One source behind a restart. ``keys`` are key names; ``parts`` name the parts of a
     producer's spec (``template``, ``dataFrom``, ...) that changed."""
 
@@ -39,8 +37,7 @@ class Because:
     produced_by: tuple[str, str] | None = None
 
 
-@dataclass(frozen=True)
-class Rollout:
+class Rollout(NamedTuple):
     kind: str
     namespace: str | None
     name: str | None
@@ -49,8 +46,7 @@ class Rollout:
     reason: str | None = None  # for added/removed stamps: the unstamped side's status
 
 
-@dataclass(frozen=True)
-class DiffReport:
+class DiffReport(NamedTuple):
     rollouts: tuple[Rollout, ...]
 
     @property
@@ -145,8 +141,7 @@ def compare(old: Analysis, new: Analysis, prefix: str) -> DiffReport:
 OperandKind = Literal["directory", "stream", "git"]
 
 
-@dataclass(frozen=True)
-class Operand:
+class Operand(NamedTuple):
     kind: OperandKind
     path: str | None  # directory, stream file or "-"; for git, the app directory if given
     rev: str | None = None

@@ -12,8 +12,7 @@ The checksum of a workload that consumes such a Secret is withheld for the same 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from cmp import digest
 from cmp.annotations import AnnotationKeys
@@ -37,8 +36,7 @@ _ROTATION = (
 )
 
 
-@dataclass(frozen=True)
-class SourceUse:
+class SourceUse(NamedTuple):
     kind: str
     name: str
     via: tuple[str, ...]  # sorted: env, envFrom, imagePullSecrets, projected, volume
@@ -51,8 +49,7 @@ class SourceUse:
     paths: tuple[str, ...]  # where the pod spec refers to it
 
 
-@dataclass(frozen=True)
-class Unresolved:
+class Unresolved(NamedTuple):
     kind: str
     name: str
     via: str
@@ -61,8 +58,7 @@ class Unresolved:
     keys: tuple[str, ...] | None
 
 
-@dataclass(frozen=True)
-class WorkloadReport:
+class WorkloadReport(NamedTuple):
     kind: str
     namespace: str | None
     name: str | None
@@ -77,8 +73,7 @@ class WorkloadReport:
     warnings: tuple[str, ...]
 
 
-@dataclass(frozen=True)
-class Report:
+class Report(NamedTuple):
     precision: str
     keyed: bool  # Secret digests are keyed
     workloads: tuple[WorkloadReport, ...]

@@ -6,13 +6,12 @@ document. Positions are character offsets into the decoded document text.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from cmp import nodes
 
 
-@dataclass(frozen=True)
-class Entry:
+class Entry(NamedTuple):
     key: str
     key_start: int
     column: int
@@ -24,8 +23,7 @@ class Entry:
         return self.key_start - self.column
 
 
-@dataclass(frozen=True)
-class Layout:
+class Layout(NamedTuple):
     """A non-empty block-style mapping: its entries in document order."""
 
     entries: tuple[Entry, ...]

@@ -8,9 +8,9 @@ the file system or stdout.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from typing import Literal
+from collections.abc import Iterator, Mapping
+from types import MappingProxyType
+from typing import Literal, NamedTuple
 
 from cmp import digest, edit, generated, nodes, sources, stream, workloads
 from cmp.annotations import DEFAULT_PREFIX, AnnotationKeys
@@ -22,8 +22,7 @@ _INTERESTING = sources.SOURCE_KINDS | generated.GENERATOR_KINDS | workloads.WORK
 _INTERESTING_EXPLAINED = _INTERESTING | workloads.UNSTAMPED_KINDS
 
 
-@dataclass(frozen=True)
-class Options:
+class Options(NamedTuple):
     namespace: str | None = None  # for objects without metadata.namespace
     prefix: str = DEFAULT_PREFIX
     strict: bool = False
@@ -37,8 +36,7 @@ class Options:
 Status = Literal["stamped", "unchanged", "ignored", "job", "no-sources", "no-template", "pod"]
 
 
-@dataclass(frozen=True)
-class Use:
+class Use(NamedTuple):
     """One source a workload consumes: every reference to it, and the digest of what they read."""
 
     source: Source
@@ -63,14 +61,13 @@ class Use:
         return tuple(sorted(k for k in read if k not in self.source.entries))
 
 
-@dataclass(frozen=True)
-class Plan:
+class Plan(NamedTuple):
     """What confighash decided for one workload."""
 
     workload: Workload
     status: Status
     unresolved: tuple[Ref, ...] = ()
-    annotations: dict[str, str] = field(default_factory=dict)
+    annotations: Mapping[str, str] = MappingProxyType({})
     uses: tuple[Use, ...] = ()  # one per consumed source, sorted by (kind, name)
     ignored_sources: tuple[Source, ...] = ()  # referenced, but carry the ignore annotation
 
@@ -80,8 +77,7 @@ class Plan:
         return tuple((u.refs[0], u.source) for u in self.uses)
 
 
-@dataclass
-class Result:
+class Result(NamedTuple):
     output: bytes
     plans: list[Plan]
     problems: list[Problem]
@@ -89,11 +85,11 @@ class Result:
     exit_status: int = 0  # diff --exit-code: 1 when a workload would restart
 
 
-@dataclass
 class _Read:
-    sources: list[Source] = field(default_factory=list)
-    workloads: list[Workload] = field(default_factory=list)
-    ignored_workloads: list[Workload] = field(default_factory=list)
+    def __init__(self) -> None:
+        self.sources: list[Source] = []
+        self.workloads: list[Workload] = []
+        self.ignored_workloads: list[Workload] = []
 
 
 def _decode(doc: stream.Document) -> str:
@@ -215,8 +211,7 @@ def _source_digest(source: Source, opts: Options, selected: tuple[str, ...] | No
     return digest.source_digest(source.entries, key, selected)
 
 
-@dataclass(frozen=True)
-class Resolution:
+class Resolution(NamedTuple):
     uses: tuple[Use, ...]
     unresolved: tuple[Ref, ...]
     ignored_sources: tuple[Source, ...]
@@ -337,8 +332,7 @@ def _edit_document(
     return (bom + new).encode("utf-8")
 
 
-@dataclass
-class Analysis:
+class Analysis(NamedTuple):
     """Everything decided about a stream before any edit: the stamp path and explain share it."""
 
     pieces: list[stream.Piece]

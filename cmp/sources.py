@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Iterable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from cmp import nodes
 from cmp.errors import InputError
@@ -57,8 +57,7 @@ def read_source(obj: nodes.Node, identity: Identity, ignored: bool) -> Source:
     return Source(identity, kind, visible_entries(obj, kind, identity.where), ignored)
 
 
-@dataclass
-class SourceIndex:
+class SourceIndex(NamedTuple):
     """Sources by (kind, namespace, name); a later object of the same identity wins, as in apply."""
 
     by_key: dict[tuple[str, str | None, str], Source]

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from cmp.errors import InputError
@@ -42,16 +41,23 @@ class Piece(NamedTuple):
         return f"Piece({self.raw[:40]!r}, {self.is_document}, {self.line})"
 
 
-@dataclass(frozen=True)
 class Document:
     """A non-empty document: its 1-based position among documents, first line, and bytes."""
 
-    index: int
-    line: int
-    piece: int  # position in the list of pieces
-    source: bytes = field(repr=False, compare=False)  # the whole stream; raw is a slice of it
-    start: int
-    end: int
+    __slots__ = ("end", "index", "line", "piece", "source", "start")
+
+    def __init__(
+        self, index: int, line: int, piece: int, *, source: bytes, start: int, end: int
+    ) -> None:
+        self.index = index
+        self.line = line
+        self.piece = piece  # position in the list of pieces
+        self.source = source  # the whole stream; raw is a slice of it
+        self.start = start
+        self.end = end
+
+    def __repr__(self) -> str:
+        return f"Document({self.index}, line {self.line}, {self.raw[:40]!r})"
 
     @property
     def raw(self) -> bytes:
@@ -83,7 +89,9 @@ def split(stream: bytes) -> tuple[list[Piece], list[Document]]:
     for number, piece in enumerate(pieces):
         if piece.is_document and not _BLANK_OR_COMMENT.match(stream, piece.start, piece.end):
             index = len(documents) + 1
-            documents.append(Document(index, piece.line, number, stream, piece.start, piece.end))
+            documents.append(
+                Document(index, piece.line, number, source=stream, start=piece.start, end=piece.end)
+            )
     return pieces, documents
 
 

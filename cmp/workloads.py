@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from cmp import nodes
 from cmp.layout import Layout, block_layout
@@ -58,8 +58,7 @@ def api_group(api_version: str | None) -> str:
     return api_version.rsplit("/", 1)[0] if api_version and "/" in api_version else ""
 
 
-@dataclass(frozen=True)
-class TemplateSite:
+class TemplateSite(NamedTuple):
     """Where the pod template sits, and the shape of its metadata, for an in-place edit."""
 
     path: tuple[str | int, ...]  # from the document root to the pod template
@@ -79,8 +78,7 @@ class TemplateSite:
         )
 
 
-@dataclass(frozen=True)
-class Workload:
+class Workload(NamedTuple):
     identity: Identity
     is_job: bool
     refs: tuple[Ref, ...]
