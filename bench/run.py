@@ -3,6 +3,15 @@
     python bench/run.py            # everything, about 15 minutes on 2 cores
     python bench/run.py --quick    # fewer runs, smaller inputs: a smoke test of a few minutes
 
+What it runs: by default the ``confighash`` of a clean virtual environment, made the way the image
+is (``python -m venv``, then a regular ``pip install`` of the project: a wheel, byte-compiled, no
+editable finder and none of this interpreter's ``.pth`` hooks). The venv is kept and reused while
+the sources (``cmp/``, ``pyproject.toml``) and the interpreter stay the same: in ``WORK/venv``
+with ``--work``, else under ``~/.cache/confighash-bench/``. ``--no-venv`` runs the console script
+beside the running interpreter instead (on a dev machine, usually an editable install), and
+``--confighash CMD`` any command. The start-up rows and the ``load_all`` baseline of b use the
+interpreter that runs the measured confighash, so both sides of a ratio pay the same start.
+
 What it measures (issue 5), each as whole processes, several runs, medians; ratios pair by pair
 in the same run, the two commands alternating (A B, B A, A B, ...) so drift hits both:
 
@@ -10,7 +19,8 @@ in the same run, the two commands alternating (A B, B A, A B, ...) so drift hits
   b  ``confighash stamp FILE`` / a full ``yaml.load_all(..., Loader=CSafeLoader)`` of FILE, on a
      generated stream of thousands of Deployments, their ConfigMaps and Secrets, and CRDs
   c  startup: ``confighash --version`` and ``confighash stamp`` of a tiny stream, next to the
-     interpreter's own start (``python -c pass``)
+     start of the interpreter that runs it (``python -c pass``, with and without ``-S``) and, if
+     that is another one, of the interpreter running the benchmark
   d  peak RSS of the stamp in b
   e  16 ``confighash build`` at once against the same 16 one after another: all succeed, all print
      the same bytes
@@ -22,18 +32,21 @@ Only the Python standard library is used. Timing never runs in the test suite.
 from __future__ import annotations
 
 import argparse
+import fcntl
 import hashlib
 import json
 import os
 import platform
+import re
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
@@ -188,21 +201,281 @@ def paired(name: str, a: Callable[[], Run], b: Callable[[], Run], runs: int) -> 
 
 # --- the commands -----------------------------------------------------------------------------
 
+CLEAN_VENV = "clean venv (wheel install)"
+CURRENT = "current interpreter"
+GIVEN = "--confighash command"
+STAMP = "confighash-bench.json"  # in the venv: what it was built from (see venv_stamp)
+# What the wheel is built from: the files the Dockerfile's builder stage copies (README.md only
+# because pyproject.toml names it as the readme). They are copied out and installed from the copy:
+# an in-tree build writes build/ and *.egg-info into the checkout, and setuptools reuses build/lib,
+# so a module since deleted from cmp/ could still land in the wheel.
+SOURCES = ("pyproject.toml", "README.md", "cmp")
+
+# Asked of the interpreter that runs the measured confighash, where that finds cmp (see probe):
+# its versions, which cmp it imports, and how many of cmp's modules have a current .pyc (a wheel
+# install compiles them all; an editable install under PYTHONDONTWRITEBYTECODE=1 compiles them
+# from source at every start).
+PROBE = """\
+import importlib.util, json, os, sys
+info = {'python': sys.executable, 'version': sys.version.split()[0], 'prefix': sys.prefix,
+        'pyyaml': None, 'libyaml': False, 'xxhash': None, 'cmp': None, 'compiled': [0, 0]}
+try:
+    import yaml
+    info.update(pyyaml=yaml.__version__, libyaml=bool(yaml.__with_libyaml__))
+except ImportError:
+    pass
+try:
+    import xxhash
+    info['xxhash'] = xxhash.VERSION
+except ImportError:
+    pass
+spec = importlib.util.find_spec('cmp')
+if spec is not None and spec.origin:
+    info['cmp'] = os.path.dirname(spec.origin)
+    names = sorted(n for n in os.listdir(info['cmp']) if n.endswith('.py'))
+    fresh = 0
+    for name in names:
+        source = os.path.join(info['cmp'], name)
+        try:
+            with open(importlib.util.cache_from_source(source), 'rb') as f:
+                head = f.read(16)
+        except OSError:
+            continue
+        st = os.stat(source)
+        flags = int.from_bytes(head[4:8], 'little')
+        stamp = (int(st.st_mtime) & 0xFFFFFFFF, st.st_size & 0xFFFFFFFF)
+        read = (int.from_bytes(head[8:12], 'little'), int.from_bytes(head[12:16], 'little'))
+        fresh += head[:4] == importlib.util.MAGIC_NUMBER and (flags != 0 or read == stamp)
+    info['compiled'] = [fresh, len(names)]
+print(json.dumps(info))
+"""
+
+
+class SetupError(Exception):
+    """The confighash to measure could not be set up; the message is one line for stderr."""
+
+
+@dataclass(frozen=True)
+class Install:
+    """The confighash measured, how it was installed, and the Python that runs it."""
+
+    kind: str  # CLEAN_VENV, CURRENT or GIVEN
+    confighash: list[str]
+    python: str  # runs confighash; the start-up rows and b's load_all run under it too
+    venv: str | None = None
+    venv_built: bool | None = None  # True: built by this run; False: reused
+    source_sha256: str | None = None  # of the sources the venv was built from
+    probe: dict[str, Any] = field(default_factory=dict)  # what PROBE printed
+
+    def describe(self) -> str:
+        p = self.probe
+        how = self.kind
+        if self.venv_built is not None:
+            how += ", built now" if self.venv_built else ", reused"
+        if p.get("cmp") and Path(p["cmp"]).resolve() == (ROOT / "cmp").resolve():
+            how += f", cmp from the source tree {p['cmp']}"
+        libyaml = "with libyaml" if p.get("libyaml") else "WITHOUT libyaml"
+        done, total = p.get("compiled", [0, 0])
+        return (
+            f"confighash: {' '.join(self.confighash)} ({how}); Python {p.get('version')} "
+            f"{self.python}, PyYAML {p.get('pyyaml')} {libyaml}, xxhash {p.get('xxhash')}, "
+            f"cmp byte-compiled {done}/{total}"
+        )
+
+
+def interpreter_of(cmd: Sequence[str]) -> str | None:
+    """The Python that runs ``cmd``: ``cmd[0]`` if it is one, else the one its ``#!`` line names
+    (``/usr/bin/env NAME`` and pip's ``/bin/sh`` launcher for long paths included); None if
+    ``cmd[0]`` is not found or is not a Python script."""
+    python = re.compile(r"(python|pypy)[0-9.]*")
+    exe = cmd[0] if os.sep in cmd[0] else shutil.which(cmd[0])
+    if exe is None:
+        return None
+    if python.fullmatch(Path(exe).name):
+        return exe
+    try:
+        with open(exe, "rb") as f:
+            head = f.read(1024).decode("utf-8", "replace").splitlines()
+    except OSError:
+        return None
+    if not head or not head[0].startswith("#!"):
+        return None
+    words = head[0][2:].split()
+    if words and Path(words[0]).name == "env":
+        names = [w for w in words[1:] if not w.startswith("-")]
+        found = shutil.which(names[0]) if names else None
+        words = [found] if found else []
+    elif words and Path(words[0]).name == "sh" and len(head) > 1:
+        launcher = re.match(r"""'''exec' "?([^" ]+)""", head[1])
+        words = [launcher.group(1)] if launcher else []
+    return words[0] if words and python.fullmatch(Path(words[0]).name) else None
+
+
+def source_digest(root: Path = ROOT) -> str:
+    """SHA-256 of what the installed package is made of: pyproject.toml and the files of cmp/."""
+    digest = hashlib.sha256()
+    package = sorted(
+        p
+        for p in (root / "cmp").rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"
+    )
+    for path in [root / "pyproject.toml", *package]:
+        data = path.read_bytes()
+        digest.update(f"{path.relative_to(root).as_posix()}\0{len(data)}\0".encode())
+        digest.update(data)
+    return digest.hexdigest()
+
+
+def venv_stamp(root: Path = ROOT) -> dict[str, str]:
+    """What a venv is built from; it is reused only while all of this stays the same."""
+    return {
+        "source_sha256": source_digest(root),
+        "python": sys.version,
+        "base_python": os.path.realpath(sys.executable),
+    }
+
+
+def default_venv(work: Path | None) -> Path:
+    """WORK/venv with --work; else one per checkout and interpreter in the user's cache."""
+    if work is not None:
+        return work / "venv"
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    key = hashlib.sha256(f"{ROOT}\0{os.path.realpath(sys.executable)}".encode()).hexdigest()
+    return cache / "confighash-bench" / f"venv-{key[:10]}"
+
+
+def last_error(output: str) -> str:
+    """The line of a failed command's output that says why: pip's last ``ERROR:`` line, else
+    the last line."""
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith("ERROR:")]
+    return (errors or lines or ["(no output)"])[-1]
+
+
+def _step(cmd: list[str], what: str, log: Path, env: dict[str, str] | None = None) -> None:
+    proc = subprocess.run(
+        cmd,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        errors="replace",
+        env=env,
+        check=False,
+    )
+    with log.open("a", encoding="utf-8") as f:
+        f.write(f"$ {' '.join(cmd)}\n{proc.stdout}\n")
+    if proc.returncode != 0:
+        raise SetupError(
+            f"{what} failed (exit {proc.returncode}): {last_error(proc.stdout)} (log: {log})"
+        )
+
+
+@contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """An exclusive lock on ``path``: two benchmarks never build the same venv at once."""
+    with path.open("a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        yield
+
+
+def clean_venv(venv: Path) -> tuple[Path, bool, str]:
+    """A venv with the project pip-installed into it as in the image (a wheel, byte-compiled,
+    dependencies from the package index or PIP_FIND_LINKS). Reused if it was built from the same
+    sources by the same interpreter. Returns it, whether it was built now, and the sources' digest.
+    """
+    venv = venv.absolute()
+    venv.parent.mkdir(parents=True, exist_ok=True)
+    log = venv.parent / f"{venv.name}-install.log"
+    with locked(venv.parent / f"{venv.name}.lock"):
+        want = venv_stamp()
+        try:
+            have = json.loads((venv / STAMP).read_text())
+        except (OSError, ValueError):
+            have = None
+        python = venv / "bin" / "python"
+        if have == want and python.exists() and (venv / "bin" / "confighash").exists():
+            return venv, False, want["source_sha256"]
+        if venv.exists():
+            if not (venv / "pyvenv.cfg").exists() and any(venv.iterdir()):
+                raise SetupError(f"{venv} exists and is not a virtual environment; remove it")
+            shutil.rmtree(venv)
+        print(f"bench: building a clean venv in {venv} (log: {log})", file=sys.stderr)
+        log.write_text("", encoding="utf-8")
+        _step([sys.executable, "-m", "venv", str(venv)], f"python -m venv {venv}", log)
+        with tempfile.TemporaryDirectory(prefix="confighash-src-") as tmp:
+            src = Path(tmp) / "src"
+            src.mkdir()
+            for name in SOURCES:
+                if (ROOT / name).is_dir():
+                    skip = shutil.ignore_patterns("__pycache__", "*.pyc")
+                    shutil.copytree(ROOT / name, src / name, ignore=skip)
+                else:
+                    shutil.copy2(ROOT / name, src / name)
+            built = venv_stamp(src)  # of the copy: the sources may change while this runs
+            env = {**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1", "PIP_NO_INPUT": "1"}
+            pip = [str(python), "-m", "pip", "install", str(src)]
+            _step(pip, f"pip install of {ROOT} into {venv}", log, env)
+        (venv / STAMP).write_text(json.dumps(built, indent=2) + "\n", encoding="utf-8")
+    return venv, True, built["source_sha256"]
+
+
+def probe(python: str, confighash: Sequence[str]) -> dict[str, Any]:
+    """PROBE's answer, asked where the measured command looks for cmp: ``python -m cmp`` (run in
+    ROOT, like every command) finds the source tree first; a console script does not."""
+    with tempfile.TemporaryDirectory() as empty:
+        cwd = ROOT if "-m" in confighash else empty
+        proc = subprocess.run(
+            [python, "-c", PROBE], capture_output=True, text=True, cwd=cwd, check=False
+        )
+    if proc.returncode != 0:
+        raise SetupError(f"{python} -c <probe> failed: {last_error(proc.stderr)}")
+    info: dict[str, Any] = json.loads(proc.stdout)
+    return info
+
+
+def find_install(args: argparse.Namespace) -> Install:
+    """The confighash to measure: --confighash CMD; with --no-venv the console script beside the
+    running interpreter; by default a clean venv's (see clean_venv)."""
+    if args.confighash or args.no_venv:
+        if args.confighash:
+            kind, confighash = GIVEN, args.confighash.split()
+        else:  # the console script installed with this interpreter (not a version-manager shim)
+            beside = Path(sys.executable).with_name("confighash")
+            found = str(beside) if beside.exists() else shutil.which("confighash")
+            kind, confighash = CURRENT, [found] if found else [sys.executable, "-m", "cmp"]
+        python = interpreter_of(confighash)
+        if python is None:
+            python = sys.executable
+            print(
+                f"bench: {confighash[0]} is not a Python script; python -c pass and load_all "
+                f"run under {python}",
+                file=sys.stderr,
+            )
+        return Install(kind, confighash, python, probe=probe(python, confighash))
+    venv, built, digest = clean_venv(default_venv(args.work))
+    python = str(venv / "bin" / "python")  # not resolved: the symlink is what makes it the venv
+    confighash = [str(venv / "bin" / "confighash")]
+    return Install(
+        CLEAN_VENV,
+        confighash,
+        python,
+        venv=str(venv),
+        venv_built=built,
+        source_sha256=digest,
+        probe=probe(python, confighash),
+    )
+
 
 @dataclass(frozen=True)
 class Tools:
     confighash: list[str]
     kustomize: list[str]
-    python: str
+    python: str  # the interpreter of the measured confighash (Install.python)
+    install: Install
 
 
 def find_tools(args: argparse.Namespace) -> Tools:
-    if args.confighash:
-        confighash = args.confighash.split()
-    else:  # the console script installed with this interpreter (not a version-manager shim)
-        beside = Path(sys.executable).with_name("confighash")
-        found = str(beside) if beside.exists() else shutil.which("confighash")
-        confighash = [found] if found else [sys.executable, "-m", "cmp"]
     if args.kustomize:
         kustomize = args.kustomize.split()
     elif shutil.which("kustomize"):
@@ -211,7 +484,8 @@ def find_tools(args: argparse.Namespace) -> Tools:
         kustomize = [str(shutil.which("kubectl")), "kustomize"]
     else:
         sys.exit("bench: neither kustomize nor kubectl is on PATH")
-    return Tools(confighash, kustomize, sys.executable)
+    install = find_install(args)
+    return Tools(install.confighash, kustomize, install.python, install)
 
 
 def machine(tools: Tools) -> dict[str, Any]:
@@ -230,7 +504,7 @@ def machine(tools: Tools) -> dict[str, Any]:
         "cores": os.cpu_count(),
         "memory_gb": round(pages / 2**30, 1),
         "kernel": platform.release(),
-        "python": platform.python_version(),
+        "python": platform.python_version(),  # the interpreter running the benchmark
         "pyyaml": yaml.__version__,
         "libyaml": bool(yaml.__with_libyaml__),
         "kustomize": version.strip().replace("\n", "; "),
@@ -295,12 +569,15 @@ def bench_stamp(tools: Tools, spec: genstream.Spec, runs: int, work: Path) -> di
 
 def bench_startup(tools: Tools, runs: int, work: Path) -> list[dict[str, Any]]:
     tiny = stream_file(genstream.Spec(apps=1, crds=0), work)
+    python = tools.python  # the one that runs the measured confighash
     cases = {
         "confighash --version": [*tools.confighash, "--version"],
         "confighash stamp (tiny stream)": [*tools.confighash, "stamp", str(tiny)],
-        "python -c pass (interpreter alone)": [tools.python, "-c", "pass"],
-        "python -S -c pass (no site, no .pth hooks)": [tools.python, "-S", "-c", "pass"],
+        "python -c pass (confighash's interpreter)": [python, "-c", "pass"],
+        "python -S -c pass (same, without site/.pth)": [python, "-S", "-c", "pass"],
     }
+    if tools.install.probe.get("prefix") != sys.prefix:  # another environment: compare
+        cases["python -c pass (the one running the bench)"] = [sys.executable, "-c", "pass"]
     rows = []
     for name, cmd in cases.items():
         run_once(cmd)
@@ -308,6 +585,7 @@ def bench_startup(tools: Tools, runs: int, work: Path) -> list[dict[str, Any]]:
         rows.append(
             {
                 "name": name,
+                "cmd": cmd,
                 "wall_s": summary([r.wall for r in measured]),
                 "maxrss_mb": summary([r.maxrss_mb for r in measured]),
                 "all_ok": all(r.status == 0 for r in measured),
@@ -453,8 +731,8 @@ def verdict(ok: bool | None) -> str:
 def table(result: dict[str, Any]) -> str:
     lines = [
         f"machine: {result['machine']['cpu']}, {result['machine']['cores']} cores, "
-        f"Python {result['machine']['python']}, PyYAML {result['machine']['pyyaml']} "
-        f"(libyaml {result['machine']['libyaml']}), load {result['machine']['loadavg_start']}",
+        f"load {result['machine']['loadavg_start']}",
+        result["install"]["describe"],
         "",
         f"{'measure':<48} {'median':>10} {'min':>9} {'max':>9} {'target':>9}  verdict",
     ]
@@ -524,17 +802,35 @@ def table(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="confighash benchmark (see docs/performance.md)")
     parser.add_argument("--quick", action="store_true", help="fewer runs and smaller inputs")
     parser.add_argument("--runs", type=int, help="counted runs per measure (default 7, quick 3)")
     parser.add_argument("--only", default="a,b,c,e,scaling", help="sections, comma-separated")
     parser.add_argument("--out", type=Path, help="JSON file (default bench/results/<time>.json)")
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS, help="shared corpus dir")
-    parser.add_argument("--confighash", help="command to run as confighash (default: installed)")
+    parser.add_argument(
+        "--confighash", help="command to run as confighash (default: a clean venv's, as the image)"
+    )
+    parser.add_argument(
+        "--no-venv",
+        action="store_true",
+        help="measure the confighash installed beside this interpreter, not a clean venv's",
+    )
     parser.add_argument("--kustomize", help="command to run as kustomize build")
-    parser.add_argument("--work", type=Path, help="where generated streams go (default: temp)")
+    parser.add_argument(
+        "--work",
+        type=Path,
+        help="where generated streams and the venv go (default: temp; the venv in ~/.cache)",
+    )
     args = parser.parse_args(argv)
+    if args.work is not None:
+        args.work = args.work.absolute()  # commands run in ROOT
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     runs = args.runs or (3 if args.quick else 7)
     only = set(args.only.split(","))
     if args.quick:
@@ -544,11 +840,23 @@ def main(argv: list[str] | None = None) -> int:
             f"bench: the corpus is not at {args.corpus} (a and e build its apps); clone beside "
             "../shared or pass --corpus DIR, or leave them out with --only b,c,scaling"
         )
-    tools = find_tools(args)
+    try:
+        tools = find_tools(args)
+    except SetupError as e:
+        sys.exit(f"bench: {e}")
+    except OSError as e:
+        sys.exit(f"bench: could not set up the confighash to measure: {e}")
+    described = tools.install.describe()
+    print(described, file=sys.stderr)
     work = args.work or Path(tempfile.mkdtemp(prefix="confighash-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     spec = genstream.Spec(apps=500, crds=8) if args.quick else genstream.Spec()
-    result: dict[str, Any] = {"machine": machine(tools), "runs": runs, "quick": args.quick}
+    result: dict[str, Any] = {
+        "machine": machine(tools),
+        "install": {**asdict(tools.install), "describe": described},
+        "runs": runs,
+        "quick": args.quick,
+    }
     started = time.perf_counter()
     if "a" in only:
         result["build"] = bench_build(tools, args.corpus, runs, work)
