@@ -11,9 +11,8 @@ import importlib
 import io
 import os
 import sys
-import threading
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, BinaryIO, NoReturn, TextIO
+from typing import TYPE_CHECKING, Any, BinaryIO, NoReturn, TextIO
 
 from cmp import __version__, settings
 from cmp import commands as reports
@@ -22,20 +21,37 @@ from cmp.errors import ConfighashError, UsageError
 from cmp.model import PRECISIONS, Problem
 
 if TYPE_CHECKING:  # imported in run(): `build` loads it on a thread while kustomize renders
+    from threading import Thread
+
     from cmp import pipeline
 
 PROG = "confighash"
+COMMANDS = ("build", "stamp", *reports.COMMANDS)
+
+
+class _Formatter(argparse.HelpFormatter):
+    """Help as wide as $COLUMNS or the terminal, found without importing shutil (start-up)."""
+
+    def __init__(self, prog: str) -> None:
+        try:
+            columns = int(os.environ.get("COLUMNS", "")) or os.get_terminal_size().columns
+        except (ValueError, OSError):
+            columns = 80
+        super().__init__(prog, width=columns - 2)
 
 
 class _Parser(argparse.ArgumentParser):
     """Raises UsageError instead of printing usage, so main() can print its one error line."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(formatter_class=_Formatter, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         raise UsageError(f"{message} (see {self.prog} --help)")
 
 
 def _common() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     group = common.add_argument_group("stamping options")
     group.add_argument(
         "-n",
@@ -88,7 +104,9 @@ def _common() -> argparse.ArgumentParser:
     return common
 
 
-def parser() -> argparse.ArgumentParser:
+def parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The command line's parser; with ``command``, only that subcommand is built (a run needs
+    one; building all four is a few ms of every start)."""
     top: argparse.ArgumentParser = _Parser(
         prog=PROG,
         description="Stamp ConfigMap and Secret digests into the pod templates that consume them.",
@@ -96,7 +114,7 @@ def parser() -> argparse.ArgumentParser:
     top.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     commands = top.add_subparsers(dest="command", metavar="COMMAND", required=True)
     common = _common()
-    rendering = argparse.ArgumentParser(add_help=False)
+    rendering = _Parser(add_help=False)
     render_group = rendering.add_argument_group("kustomize options")
     render_group.add_argument(
         "--kustomize",
@@ -117,23 +135,32 @@ def parser() -> argparse.ArgumentParser:
         help=f"stop kustomize after this long (default: $CONFIGHASH_TIMEOUT, else "
         f"{settings.DEFAULT_TIMEOUT:g})",
     )
+    if command in (None, "build"):
+        _add_build(commands, [common, rendering])
+    if command in (None, "stamp"):
+        stamp = commands.add_parser(
+            "stamp",
+            parents=[common],
+            help="stamp an already rendered stream (FILE or - for stdin)",
+            description="Stamp a rendered stream, e.g. `helm template ... | confighash stamp -`.",
+        )
+        stamp.add_argument("file", nargs="?", default="-", metavar="FILE")
+    reports.add_parsers(commands, [common, rendering], only=command)
+    return top
+
+
+def _add_build(
+    commands: argparse._SubParsersAction,  # type: ignore[type-arg]
+    parents: list[argparse.ArgumentParser],
+) -> None:
     build = commands.add_parser(
         "build",
-        parents=[common, rendering],
+        parents=parents,
         help="run kustomize build on DIR and stamp its output",
         description="Run `kustomize build DIR` and print the stamped stream. Arguments after `--` "
         "go to kustomize unchanged.",
     )
     build.add_argument("directory", nargs="?", default=".", metavar="DIR")
-    stamp = commands.add_parser(
-        "stamp",
-        parents=[common],
-        help="stamp an already rendered stream (FILE or - for stdin)",
-        description="Stamp a rendered stream, e.g. `helm template ... | confighash stamp -`.",
-    )
-    stamp.add_argument("file", nargs="?", default="-", metavar="FILE")
-    reports.add_parsers(commands, [common, rendering])
-    return top
 
 
 def _report(problems: Sequence[Problem], strict: bool, err: TextIO) -> int:
@@ -174,7 +201,7 @@ def _flags(args: argparse.Namespace) -> settings.Flags:
     )
 
 
-def _importer(module: str) -> threading.Thread:
+def _importer(module: str) -> Thread:
     """A thread (not started) that imports ``module``; a failure is left to the main thread.
 
     The stamping modules (PyYAML, the pipeline) take about 0.1 s to import. ``build`` starts this
@@ -185,7 +212,9 @@ def _importer(module: str) -> threading.Thread:
         with contextlib.suppress(Exception):
             importlib.import_module(module)
 
-    return threading.Thread(target=load, name=f"import {module}", daemon=True)
+    from threading import Thread  # noqa: PLC0415  (only build imports on a thread)
+
+    return Thread(target=load, name=f"import {module}", daemon=True)
 
 
 def run(args: argparse.Namespace, environ: Mapping[str, str], stdin: BinaryIO) -> pipeline.Result:
@@ -278,7 +307,8 @@ def main(
     shown = io.StringIO()  # --help and --version text, written to ``stdout``
     try:
         with contextlib.redirect_stdout(shown):
-            args = parser().parse_args(argv)
+            command = argv[0] if argv and argv[0] in COMMANDS else None
+            args = parser(command).parse_args(argv)
     except SystemExit as exc:
         out = stdout or sys.stdout.buffer
         out.write(shown.getvalue().encode("utf-8"))

@@ -11,7 +11,6 @@ import argparse
 from collections.abc import Callable
 from typing import TYPE_CHECKING, NamedTuple
 
-from cmp import render
 from cmp.errors import ConfighashError, UsageError
 from cmp.model import Problem
 
@@ -35,7 +34,7 @@ def run_explain(
 ) -> Outcome:
     if args.stream is not None and args.directory is not None:
         raise UsageError("explain takes DIR or --stream FILE, not both")
-    from cmp import explain, pipeline  # noqa: PLC0415
+    from cmp import explain, pipeline, render  # noqa: PLC0415
 
     data = read(args.stream) if args.stream is not None else build(args.directory or ".")
     analysis = pipeline.analyze(data, options, explain=True)
@@ -75,7 +74,7 @@ def _analyze(data: bytes, options: pipeline.Options, label: str) -> pipeline.Ana
 def run_diff(
     args: argparse.Namespace, options: pipeline.Options, build: Render, read: Read
 ) -> Outcome:
-    from cmp import diff  # noqa: PLC0415
+    from cmp import diff, render  # noqa: PLC0415
 
     old = diff.parse_operand(args.old)
     new = diff.parse_operand(args.new)
@@ -92,8 +91,22 @@ def run_diff(
 def add_parsers(
     commands: argparse._SubParsersAction,  # type: ignore[type-arg]
     parents: list[argparse.ArgumentParser],
+    only: str | None = None,
 ) -> None:
-    """The ``explain`` and ``diff`` subcommands, with the stamping and kustomize options."""
+    """The ``explain`` and ``diff`` subcommands (or ``only`` one), with the stamping and
+    kustomize options."""
+    if only in (None, "explain"):
+        _add_explain(commands, parents)
+    if only in (None, "diff"):
+        _add_diff(commands, parents)
+
+
+def _add_explain(
+    commands: argparse._SubParsersAction,  # type: ignore[type-arg]
+    parents: list[argparse.ArgumentParser],
+) -> None:
+    from cmp import render  # noqa: PLC0415  (stamp and build need none of the report code)
+
     explain_parser = commands.add_parser(
         "explain",
         parents=parents,
@@ -113,6 +126,14 @@ def add_parsers(
         default="table",
         help="table (default), json (docs/explain.md), dot or mermaid",
     )
+
+
+def _add_diff(
+    commands: argparse._SubParsersAction,  # type: ignore[type-arg]
+    parents: list[argparse.ArgumentParser],
+) -> None:
+    from cmp import render  # noqa: PLC0415
+
     diff_parser = commands.add_parser(
         "diff",
         parents=parents,

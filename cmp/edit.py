@@ -43,7 +43,9 @@ class Change(NamedTuple):
 
 def quote(text: str) -> str:
     """A YAML double-quoted scalar; JSON's escapes are a subset of YAML's."""
-    import json  # noqa: PLC0415  (a few ms of start-up, for stamped documents only)
+    if text.isascii() and text.isprintable() and '"' not in text and "\\" not in text:
+        return f'"{text}"'  # what json.dumps gives; digests always take this way
+    import json  # noqa: PLC0415  (a few ms of start-up, for values that need escapes)
 
     return json.dumps(text, ensure_ascii=False)
 

@@ -9,6 +9,7 @@ survives in order, the new lines being only our annotations and the headers that
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -19,6 +20,7 @@ from oracle import objects
 
 from cmp import pipeline
 from cmp.annotations import AnnotationKeys
+from cmp.edit import quote
 
 Oracle = Callable[[bytes], list[dict[str, Any]]]
 KEYS = AnnotationKeys()
@@ -321,3 +323,12 @@ def test_bom_on_the_stamped_document_itself(oracle: Oracle) -> None:
     assert result.output.startswith(b"\xef\xbb\xbf")
     after = objects(oracle(result.output))
     assert "confighash.dev/checksum" in after[0]["spec"]["template"]["metadata"]["annotations"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [chr(c) for c in range(128)]
+    + ["v1:0123abcd", "", " padded ", 'a"b', "a\\b", "é", "日本", "\u2028", "\x85", "tab\there"],
+)
+def test_quote_writes_what_json_dumps_writes_on_the_plain_ascii_fast_path_too(text: str) -> None:
+    assert quote(text) == json.dumps(text, ensure_ascii=False)
