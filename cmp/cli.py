@@ -11,7 +11,7 @@ import importlib
 import io
 import os
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, BinaryIO, NoReturn, TextIO
 
 from cmp import __version__, settings
@@ -217,6 +217,14 @@ def _importer(module: str) -> Thread:
     return Thread(target=load, name=f"import {module}", daemon=True)
 
 
+def _key_values(key: bytes | None) -> Iterator[str]:
+    """The digest key's spellings to redact from a failed build's message, worked out only then."""
+    if key:
+        from cmp import scrub  # noqa: PLC0415
+
+        yield from scrub.key_values(key)
+
+
 def run(args: argparse.Namespace, environ: Mapping[str, str], stdin: BinaryIO) -> pipeline.Result:
     conf = settings.resolve(environ, _flags(args))
     args.strict = conf.strict  # main() reports problems under the resolved setting
@@ -224,7 +232,7 @@ def run(args: argparse.Namespace, environ: Mapping[str, str], stdin: BinaryIO) -
     key = settings.read_secret_key(key_file, conf.secret_key_origin) if key_file else None
 
     def render(directory: str, started: Callable[[], object] | None = None) -> bytes:
-        from cmp import kustomize, scrub  # noqa: PLC0415  (stamp of a file needs neither)
+        from cmp import kustomize  # noqa: PLC0415  (a stamp of a file does not render)
 
         prefix = kustomize.command(conf.kustomize, path=conf.path)
         return kustomize.build(
@@ -234,7 +242,7 @@ def run(args: argparse.Namespace, environ: Mapping[str, str], stdin: BinaryIO) -
             env=environ,
             timeout=conf.timeout,
             tmpdir=conf.tmpdir,
-            redact=scrub.key_values(key),
+            redact=_key_values(key),
             started=started,
         )
 

@@ -30,10 +30,8 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
-from pathlib import Path
 from types import FrameType
 
-from cmp import scrub
 from cmp.errors import RenderError
 
 Which = Callable[[str], "str | None"]
@@ -53,7 +51,8 @@ def command(explicit: str | None, which: Which | None = None, path: str | None =
         found = find(explicit)
         if found is None:
             raise RenderError(f"kustomize binary {explicit!r} not found or not executable")
-        return [found, "kustomize"] if Path(found).name == "kubectl" else [found, "build"]
+        kubectl = os.path.basename(found) == "kubectl"
+        return [found, "kustomize"] if kubectl else [found, "build"]
     found = find("kustomize")
     if found is not None:
         return [found, "build"]
@@ -288,6 +287,8 @@ def build(
     if code < 0:
         raise RenderError(f"kustomize build was killed by {signal.Signals(-code).name}")
     if code != 0:
+        from cmp import scrub  # noqa: PLC0415  (only a failed build has a message to redact)
+
         values = scrub.sensitive_values(directory) | set(redact)
         detail = scrub.error_text(outcome.stderr.decode("utf-8", "replace"), values)
         raise RenderError(f"kustomize build failed (exit {code}): {detail}")
