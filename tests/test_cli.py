@@ -377,3 +377,40 @@ def test_build_options_value_of_a_single_dashed_word_is_taken_as_the_value(tmp_p
     run = run_cli(["build", "--build-options", "--enable-helm", str(app)], environ=_environ())
     assert run.code == 0, run.stderr
     assert b"name: local" in run.stdout
+
+
+def test_help_without_a_command_lists_all_four_commands() -> None:
+    run = run_cli(["--help"])
+    assert run.code == 0
+    text = run.stdout.decode()
+    for command in ("build", "stamp", "explain", "diff"):
+        assert f"\n    {command} " in text, text
+
+
+@pytest.mark.parametrize(
+    ("command", "present", "absent"),
+    [
+        ("build", ["DIR", "--kustomize", "--build-options"], ["--stream", "--exit-code"]),
+        ("stamp", ["FILE", "--strict", "--secret-key-file"], ["--kustomize", "--stream"]),
+        ("explain", ["--stream", "--kustomize", "--output"], ["--exit-code"]),
+        ("diff", ["OLD", "NEW", "--exit-code", "--kustomize"], ["--stream"]),
+    ],
+)
+def test_each_command_parsed_on_its_own_keeps_its_own_options(
+    command: str, present: list[str], absent: list[str]
+) -> None:
+    # main() builds only the parser of the command being run; its help must be complete
+    run = run_cli([command, "--help"])
+    assert run.code == 0, run
+    text = run.stdout.decode()
+    assert text.startswith(f"usage: confighash {command} "), text
+    for word in present:
+        assert word in text, (word, text)
+    for word in absent:
+        assert word not in text, (word, text)
+
+
+@pytest.mark.parametrize("argv", [["build"], ["stamp"], ["explain"], ["diff", "old", "new"]])
+def test_an_unknown_option_of_each_command_is_one_usage_error_line(argv: list[str]) -> None:
+    line = assert_failed_cleanly(run_cli([*argv, "--no-such-option"]), code=2)
+    assert "--no-such-option" in line
