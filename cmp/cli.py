@@ -114,6 +114,23 @@ def parser(command: str | None = None) -> argparse.ArgumentParser:
     top.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     commands = top.add_subparsers(dest="command", metavar="COMMAND", required=True)
     common = _common()
+    rendering = None if command == "stamp" else _rendering()  # every other command renders
+    if rendering is not None and command in (None, "build"):
+        _add_build(commands, [common, rendering])
+    if command in (None, "stamp"):
+        stamp = commands.add_parser(
+            "stamp",
+            parents=[common],
+            help="stamp an already rendered stream (FILE or - for stdin)",
+            description="Stamp a rendered stream, e.g. `helm template ... | confighash stamp -`.",
+        )
+        stamp.add_argument("file", nargs="?", default="-", metavar="FILE")
+    if rendering is not None:
+        reports.add_parsers(commands, [common, rendering], only=command)
+    return top
+
+
+def _rendering() -> argparse.ArgumentParser:
     rendering = _Parser(add_help=False)
     render_group = rendering.add_argument_group("kustomize options")
     render_group.add_argument(
@@ -135,18 +152,7 @@ def parser(command: str | None = None) -> argparse.ArgumentParser:
         help=f"stop kustomize after this long (default: $CONFIGHASH_TIMEOUT, else "
         f"{settings.DEFAULT_TIMEOUT:g})",
     )
-    if command in (None, "build"):
-        _add_build(commands, [common, rendering])
-    if command in (None, "stamp"):
-        stamp = commands.add_parser(
-            "stamp",
-            parents=[common],
-            help="stamp an already rendered stream (FILE or - for stdin)",
-            description="Stamp a rendered stream, e.g. `helm template ... | confighash stamp -`.",
-        )
-        stamp.add_argument("file", nargs="?", default="-", metavar="FILE")
-    reports.add_parsers(commands, [common, rendering], only=command)
-    return top
+    return rendering
 
 
 def _add_build(
@@ -204,7 +210,7 @@ def _flags(args: argparse.Namespace) -> settings.Flags:
 def _importer(module: str) -> Thread:
     """A thread (not started) that imports ``module``; a failure is left to the main thread.
 
-    The stamping modules (PyYAML, the pipeline) take about 0.1 s to import. ``build`` starts this
+    The stamping modules (PyYAML, the pipeline) take some 50 ms to import. ``build`` starts this
     thread once kustomize runs, so the import overlaps the render instead of delaying its start.
     """
 

@@ -1,7 +1,7 @@
 """The ``confighash`` console script: ``--version`` is answered before the CLI is imported.
 
-Importing the CLI (argparse, every subcommand, PyYAML) takes most of a process's start; printing
-the version needs none of it. Everything else goes to :func:`cmp.cli.entrypoint` unchanged.
+Importing the CLI (argparse, the settings and records) is a good part of a process's start;
+printing the version needs none of it. Everything else goes to :func:`cmp.cli.entrypoint` unchanged.
 """
 
 from __future__ import annotations
