@@ -17,7 +17,14 @@ CORPUS = ROOT.parent / "shared" / "corpus"
 
 
 def _pyenv_pythons() -> list[Path]:
-    """Interpreters other than this one: the oldest supported (3.10) and the newest installed."""
+    """Interpreters other than this one: the oldest supported (3.10) and the newest installed.
+
+    .ci/run names them in CONFIGHASH_TEST_PYTHONS (virtual environments it made from pyenv's
+    interpreters, so nothing is installed into those); otherwise pyenv's own are used.
+    """
+    named = os.environ.get("CONFIGHASH_TEST_PYTHONS")
+    if named:
+        return _pick([Path(p) for p in named.split(os.pathsep) if p])
     pyenv = shutil.which("pyenv")
     root = (
         subprocess.run([pyenv, "root"], capture_output=True, text=True, check=False).stdout.strip()
@@ -25,7 +32,12 @@ def _pyenv_pythons() -> list[Path]:
         else ""
     )
     versions = Path(root or Path.home() / ".pyenv") / "versions"
-    found = sorted(versions.glob("3.1[0-9]*/bin/python"), key=lambda p: p.parts[-3])
+    return _pick(list(versions.glob("3.1[0-9]*/bin/python")))
+
+
+def _pick(pythons: list[Path]) -> list[Path]:
+    """Of interpreters laid out as .../VERSION/bin/python: 3.10 and the newest, not this one."""
+    found = sorted(pythons, key=lambda p: tuple(int(n) for n in p.parts[-3].split(".")))
     mine = f"{sys.version_info.major}.{sys.version_info.minor}."
     others = [p for p in found if not p.parts[-3].startswith(mine)]
     picked = [p for p in others if p.parts[-3].startswith("3.10.")][:1] + others[-1:]
@@ -42,7 +54,7 @@ STREAMS = [
 
 def test_python_3_10_is_available_to_check_the_minimum_version() -> None:
     assert any(p.parts[-3].startswith("3.10.") for p in PYTHONS), (
-        "a Python 3.10 interpreter (pyenv) with PyYAML and xxhash is needed; .ci/run installs them"
+        "a Python 3.10 interpreter (pyenv) is needed; .ci/run makes a venv of it with PyYAML and xxhash"
     )
 
 
