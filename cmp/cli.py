@@ -237,8 +237,13 @@ def run(args: argparse.Namespace, environ: Mapping[str, str], stdin: BinaryIO) -
     key_file = conf.secret_key_file
     key = settings.read_secret_key(key_file, conf.secret_key_origin) if key_file else None
 
+    said: list[Problem] = []  # kustomize's own warnings, shown before confighash's findings
+
     def render(directory: str, started: Callable[[], object] | None = None) -> bytes:
         from cmp import kustomize  # noqa: PLC0415  (a stamp of a file does not render)
+
+        def warn(line: str) -> None:
+            said.append(Problem("kustomize", line, "kustomize-warning", strictable=False))
 
         prefix = kustomize.command(conf.kustomize, path=conf.path)
         return kustomize.build(
@@ -250,6 +255,7 @@ def run(args: argparse.Namespace, environ: Mapping[str, str], stdin: BinaryIO) -
             tmpdir=conf.tmpdir,
             redact=_key_values(key),
             started=started,
+            warn=warn,
         )
 
     data = b""
@@ -278,7 +284,8 @@ def run(args: argparse.Namespace, environ: Mapping[str, str], stdin: BinaryIO) -
     )
     if args.command in reports.COMMANDS:
         outcome = reports.run(args, options, render, lambda path: _read_input(path, stdin))
-        return pipeline.Result(outcome.output, [], outcome.problems, 0, outcome.exit_status)
+        problems = [*said, *outcome.problems]
+        return pipeline.Result(outcome.output, [], problems, 0, outcome.exit_status)
     if args.command != "build":
         data = _read_input(args.file, stdin)
     result = pipeline.stamp(data, options)
@@ -288,7 +295,7 @@ def run(args: argparse.Namespace, environ: Mapping[str, str], stdin: BinaryIO) -
             'everything (set the parameter allow-empty to "true", or pass --allow-empty, if that '
             "is intended)"
         )
-    return result
+    return result._replace(problems=[*said, *result.problems]) if said else result
 
 
 def _attach_option_values(argv: list[str]) -> list[str]:

@@ -13,7 +13,8 @@ How the process is handled, under Argo CD and in a terminal alike:
   Linux confighash is a child subreaper during the build, so orphans inside the tree stay found.
 - Each build gets a private TMPDIR under $TMPDIR, removed afterwards: kustomize's and helm's
   scratch files never outlive the run and never collide with concurrent runs.
-- On failure, kustomize's stderr becomes one line with Secret values redacted (cmp.scrub).
+- On failure, kustomize's stderr becomes one line with Secret values redacted (cmp.scrub); on
+  success, what it said (a deprecation warning) is passed on the same way, as a warning.
 """
 
 from __future__ import annotations
@@ -239,6 +240,7 @@ def build(
     tmpdir: str | None = None,
     redact: Iterable[str] = (),
     started: Callable[[], object] | None = None,
+    warn: Callable[[str], object] | None = None,
 ) -> bytes:
     """Run ``<prefix> <directory> <options>``; return its stdout or raise RenderError.
 
@@ -246,6 +248,8 @@ def build(
     under ``tmpdir`` and removed afterwards. ``redact`` lists strings (the digest key) that must
     not appear in an error message, besides what :func:`cmp.scrub.sensitive_values` finds.
     ``started`` is called once kustomize is running (the CLI then imports the pipeline meanwhile).
+    ``warn`` receives what a successful kustomize said on stderr (a deprecation, say), as one
+    line redacted as an error's would be.
     """
     argv = [*prefix, directory, *options]
     with tempfile.TemporaryDirectory(
@@ -286,10 +290,13 @@ def build(
     code = process.returncode
     if code < 0:
         raise RenderError(f"kustomize build was killed by {signal.Signals(-code).name}")
-    if code != 0:
-        from cmp import scrub  # noqa: PLC0415  (only a failed build has a message to redact)
+    if code != 0 or (warn is not None and outcome.stderr.strip()):
+        from cmp import scrub  # noqa: PLC0415  (only a build that spoke has a message to redact)
 
         values = scrub.sensitive_values(directory) | set(redact)
         detail = scrub.error_text(outcome.stderr.decode("utf-8", "replace"), values)
-        raise RenderError(f"kustomize build failed (exit {code}): {detail}")
+        if code != 0:
+            raise RenderError(f"kustomize build failed (exit {code}): {detail}")
+        assert warn is not None
+        warn(detail)
     return bytes(outcome.stdout)

@@ -54,7 +54,7 @@ STREAMS = [
 
 def test_python_3_10_is_available_to_check_the_minimum_version() -> None:
     assert any(p.parts[-3].startswith("3.10.") for p in PYTHONS), (
-        "a Python 3.10 interpreter (pyenv) is needed; .ci/run makes a venv of it with PyYAML and xxhash"
+        "a Python 3.10 interpreter (pyenv) is needed; .ci/run makes a venv of it"
     )
 
 
