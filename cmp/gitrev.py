@@ -50,9 +50,18 @@ def _existing_ancestor(path: Path) -> Path:
     return path
 
 
+def _in_repository(message: str, tree: str, top: Path) -> str:
+    """``message`` with the temporary worktree's path replaced by the repository's."""
+    for shown in {tree, os.path.realpath(tree)}:
+        message = message.replace(shown, str(top))
+    return message
+
+
 @contextmanager
 def worktree(directory: str, rev: str) -> Iterator[str]:
     """Yield the path of ``directory`` at revision ``rev`` of the repository that encloses it."""
+    if shutil.which("git") is None:
+        raise RenderError("git is not installed (not found on PATH); git:REV needs it")
     wanted = Path(os.path.abspath(directory))
     start = _existing_ancestor(wanted)
     try:
@@ -73,8 +82,14 @@ def worktree(directory: str, rev: str) -> Iterator[str]:
         _git(["worktree", "add", "--detach", "--quiet", tree, commit], str(top))
         path = os.path.join(tree, relative)
         if not os.path.isdir(path):
-            raise RenderError(f"{relative} does not exist at revision {rev}")
-        yield path
+            raise RenderError(
+                f"{relative} does not exist at revision {rev} of the repository at {top} "
+                f"(name the app's directory at that revision with git:{rev}:DIR)"
+            )
+        try:
+            yield path
+        except RenderError as exc:  # kustomize quotes the worktree: show the user's paths
+            raise RenderError(_in_repository(str(exc), tree, top)) from None
     finally:
         with suppress(RenderError):
             _git(["worktree", "remove", "--force", tree], str(top))

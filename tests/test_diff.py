@@ -500,3 +500,41 @@ def test_compare_reports_added_and_removed_sources() -> None:
         ("c", "added", ("k",)),
     ]
     assert diff.compare(old, old, "confighash.dev").rollouts == ()
+
+
+def test_git_missing_is_named_as_missing_not_as_no_repository(
+    repo: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tool = shutil.which("kustomize") or shutil.which("kubectl")
+    assert tool is not None
+    bin_dir = tmp_path / "bin-without-git"
+    bin_dir.mkdir()
+    (bin_dir / Path(tool).name).symlink_to(tool)
+    monkeypatch.setenv("PATH", str(bin_dir))
+    status, out, err = run(["diff", "git:HEAD", APP], cwd=repo["root"])
+    assert (status, out) == (1, "")
+    assert "git is not installed" in err
+    assert "not inside a git repository" not in err
+
+
+def test_git_errors_show_the_repository_path_not_the_temporary_worktree(
+    repo: dict[str, Any], scratch: Path
+) -> None:
+    root = repo["root"]
+    (root / APP / "kustomization.yaml").write_text("resources: [gone.yaml]\n")
+    git(root, "commit", "-q", "-am", "broken")
+    broken = git(root, "rev-parse", "HEAD")
+    git(root, "checkout", "-q", repo["rev2"])
+    status, out, err = run(["diff", f"git:{broken}", APP], cwd=root)
+    assert (status, out) == (1, "")
+    assert str(scratch) not in err and "confighash-diff-" not in err
+    assert f"{root.resolve()}/{APP}/gone.yaml" in err
+
+
+def test_a_directory_missing_at_a_revision_hints_at_rev_dir(
+    repo: dict[str, Any], scratch: Path
+) -> None:
+    status, out, err = run(["diff", f"git:{repo['rev1']}:nowhere", APP], cwd=repo["root"])
+    assert (status, out) == (1, "")
+    assert f"git:{repo['rev1']}:DIR" in err
+    assert str(repo["root"].resolve()) in err
