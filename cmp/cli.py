@@ -10,6 +10,7 @@ import contextlib
 import importlib
 import io
 import os
+import re
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, BinaryIO, NoReturn, TextIO
@@ -26,7 +27,15 @@ if TYPE_CHECKING:  # imported in run(): `build` loads it on a thread while kusto
     from cmp import pipeline
 
 PROG = "confighash"
-COMMANDS = ("build", "stamp", *reports.COMMANDS)
+COMMANDS = ("build", "stamp", *reports.COMMANDS, "version")
+
+# strconv.ParseBool's spellings, which pflag accepts in --flag=VALUE for a boolean flag
+_BOOL_VALUES = {
+    **dict.fromkeys(("1", "t", "T", "true", "TRUE", "True"), True),
+    **dict.fromkeys(("0", "f", "F", "false", "FALSE", "False"), False),
+}
+# a DNS label (RFC 1123), as kubectl checks a namespace
+_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 
 
 class _Formatter(argparse.HelpFormatter):
@@ -40,23 +49,91 @@ class _Formatter(argparse.HelpFormatter):
         super().__init__(prog, width=columns - 2)
 
 
+class _Bool(argparse.BooleanOptionalAction):
+    """A boolean flag as pflag has it, plus the ``--no-`` form: ``--strict``, ``--strict=false``
+    (any strconv.ParseBool spelling), ``--no-strict``. ``--strict false`` leaves ``false`` alone:
+    only ``=`` gives a boolean flag its value (see :meth:`_Parser.parse_known_args`)."""
+
+
 class _Parser(argparse.ArgumentParser):
-    """Raises UsageError instead of printing usage, so main() can print its one error line."""
+    """Raises UsageError instead of printing usage, so main() can print its one error line.
+
+    Long options must be spelt out (``allow_abbrev=False``): pflag matches no prefixes, and a
+    prefix that works today would break when another option starting with it is added.
+    """
 
     def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
         super().__init__(formatter_class=_Formatter, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         raise UsageError(f"{message} (see {self.prog} --help)")
 
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        words = list(sys.argv[1:] if args is None else args)
+        parsed, extras = super().parse_known_args(self._bool_values(words), namespace)
+        if self.prog == PROG and getattr(parsed, "command", None) == "version" and not extras:
+            print(f"{PROG} {__version__}")  # the line --version prints
+            self.exit()
+        return parsed, extras
 
-def _common() -> argparse.ArgumentParser:
+    def _bool_values(self, words: list[str]) -> list[str]:
+        """``--flag=VALUE`` of this parser's boolean flags as ``--flag`` or ``--no-flag``."""
+        flags = {
+            option: action
+            for action in self._actions
+            if isinstance(action, _Bool)
+            for option in action.option_strings
+            if not option.startswith("--no-")
+        }
+        out: list[str] = []
+        for word in words:
+            name, eq, value = word.partition("=")
+            if not eq or name not in flags:
+                out.append(word)
+            elif value in _BOOL_VALUES:
+                out.append(name if _BOOL_VALUES[value] else f"--no-{name[2:]}")
+            else:
+                self.error(
+                    f"argument {name}: invalid boolean value {value!r} (use {name}, "
+                    f"{name}=true, {name}=false or --no-{name[2:]})"
+                )
+        return out
+
+
+def _namespace(value: str) -> str:
+    if value and (len(value) > 63 or not _DNS_LABEL.fullmatch(value)):
+        raise argparse.ArgumentTypeError(
+            f"invalid namespace {value!r}: a namespace must be a DNS label (RFC 1123): at most 63 "
+            "lower-case letters, digits or '-', starting and ending with a letter or digit"
+        )
+    return value
+
+
+def _timeout(value: str) -> str:
+    try:
+        settings.parse_timeout(value, "--timeout")
+    except ConfighashError:
+        raise argparse.ArgumentTypeError(
+            f"invalid duration {value!r}: give a duration greater than 0 such as 30s, 2m, "
+            "1m30s or 500ms, or a number of seconds"
+        ) from None
+    return value
+
+
+def _common(*, strict: bool = True, allow_empty: bool = True) -> argparse.ArgumentParser:
+    """The stamping options; a command that would ignore --strict or --allow-empty does not
+    offer it (explain reports every problem and exits 0 whatever --strict says; explain and diff
+    print a report, not the stream, so an empty stream is no danger there)."""
     common = _Parser(add_help=False)
     group = common.add_argument_group("stamping options")
     group.add_argument(
         "-n",
         "--namespace",
         metavar="NS",
+        type=_namespace,
         help="namespace of objects that set none (default: $ARGOCD_APP_NAMESPACE)",
     )
     group.add_argument(
@@ -65,21 +142,22 @@ def _common() -> argparse.ArgumentParser:
         help=f"prefix of every annotation key (default: parameter annotation-prefix, else "
         f"{DEFAULT_PREFIX})",
     )
-    group.add_argument(
-        "--strict",
-        action=argparse.BooleanOptionalAction,
-        help="fail on references to ConfigMaps or Secrets not in the stream (default: "
-        "parameter strict, else off)",
-    )
+    if strict:
+        group.add_argument(
+            "--strict",
+            action=_Bool,
+            help="fail on references to ConfigMaps or Secrets not in the stream (default: "
+            "parameter strict, else off)",
+        )
     group.add_argument(
         "--include-jobs",
-        action=argparse.BooleanOptionalAction,
+        action=_Bool,
         help="stamp Jobs too (their pod template is immutable: a change fails sync; default: "
         "parameter include-jobs, else off)",
     )
     group.add_argument(
         "--include-image-pull-secrets",
-        action=argparse.BooleanOptionalAction,
+        action=_Bool,
         help="count imagePullSecrets as consumed Secrets (default: parameter "
         "include-image-pull-secrets, else off)",
     )
@@ -94,12 +172,13 @@ def _common() -> argparse.ArgumentParser:
         metavar="FILE",
         help="key for keyed Secret digests (default: $CONFIGHASH_SECRET_KEY_FILE)",
     )
-    group.add_argument(
-        "--allow-empty",
-        action=argparse.BooleanOptionalAction,
-        help="accept a stream with no objects (Argo CD would prune everything; default: "
-        "parameter allow-empty, else off)",
-    )
+    if allow_empty:
+        group.add_argument(
+            "--allow-empty",
+            action=_Bool,
+            help="accept a stream with no objects (Argo CD would prune everything; default: "
+            "parameter allow-empty, else off)",
+        )
     group.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
     return common
 
@@ -113,11 +192,13 @@ def parser(command: str | None = None) -> argparse.ArgumentParser:
     )
     top.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     commands = top.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    common = _common()
-    rendering = None if command == "stamp" else _rendering()  # every other command renders
-    if rendering is not None and command in (None, "build"):
+    stamping = command in (None, "build", "stamp")
+    common = _common() if stamping else None
+    # every command but stamp and version renders
+    rendering = None if command in ("stamp", "version") else _rendering()
+    if rendering is not None and common is not None and command in (None, "build"):
         _add_build(commands, [common, rendering])
-    if command in (None, "stamp"):
+    if common is not None and command in (None, "stamp"):
         stamp = commands.add_parser(
             "stamp",
             parents=[common],
@@ -125,8 +206,13 @@ def parser(command: str | None = None) -> argparse.ArgumentParser:
             description="Stamp a rendered stream, e.g. `helm template ... | confighash stamp -`.",
         )
         stamp.add_argument("file", nargs="?", default="-", metavar="FILE")
-    if rendering is not None:
-        reports.add_parsers(commands, [common, rendering], only=command)
+    if rendering is not None and command in (None, "explain"):
+        explain = _common(strict=False, allow_empty=False)
+        reports.add_parsers(commands, [explain, rendering], only="explain")
+    if rendering is not None and command in (None, "diff"):
+        reports.add_parsers(commands, [_common(allow_empty=False), rendering], only="diff")
+    if command in (None, "version"):
+        commands.add_parser("version", help="print the version, as --version does")
     return top
 
 
@@ -148,9 +234,10 @@ def _rendering() -> argparse.ArgumentParser:
     )
     render_group.add_argument(
         "--timeout",
-        metavar="SECONDS",
-        help=f"stop kustomize after this long (default: $CONFIGHASH_TIMEOUT, else "
-        f"{settings.DEFAULT_TIMEOUT:g})",
+        metavar="DURATION",
+        type=_timeout,
+        help=f"stop kustomize after this long: a duration (30s, 2m, 1m30s) or seconds "
+        f"(default: $CONFIGHASH_TIMEOUT, else {settings.DEFAULT_TIMEOUT:g}s)",
     )
     return rendering
 
@@ -195,10 +282,10 @@ def _flags(args: argparse.Namespace) -> settings.Flags:
     return settings.Flags(
         namespace=args.namespace,
         annotation_prefix=args.annotation_prefix,
-        strict=args.strict,
+        strict=getattr(args, "strict", None),
         include_jobs=args.include_jobs,
         include_image_pull_secrets=args.include_image_pull_secrets,
-        allow_empty=args.allow_empty,
+        allow_empty=getattr(args, "allow_empty", None),
         precision=args.precision,
         secret_key_file=args.secret_key_file,
         kustomize=getattr(args, "kustomize", None),

@@ -21,8 +21,9 @@ anything else is an error, never a silent ``false``. An unknown name in ``ARGOCD
 is an error too (a misspelt parameter would otherwise do nothing).
 
 Administrator settings come from the sidecar's environment, and a flag overrides each:
-``CONFIGHASH_BUILD_OPTIONS`` (``--build-options``), ``CONFIGHASH_TIMEOUT`` (``--timeout``, default
-45 s), ``CONFIGHASH_SECRET_KEY_FILE`` (``--secret-key-file``), ``KUSTOMIZE_BIN`` (``--kustomize``).
+``CONFIGHASH_BUILD_OPTIONS`` (``--build-options``), ``CONFIGHASH_TIMEOUT`` (``--timeout``, a Go
+duration such as ``2m`` or plain seconds, default 45 s), ``CONFIGHASH_SECRET_KEY_FILE``
+(``--secret-key-file``), ``KUSTOMIZE_BIN`` (``--kustomize``).
 ``CONFIGHASH_ALLOWED_BUILD_OPTIONS`` has no flag. The namespace for objects that set none is
 ``--namespace``, else ``ARGOCD_APP_NAMESPACE``.
 
@@ -35,6 +36,7 @@ Every error reads ``invalid setting NAME: ...`` and says where the value came fr
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, NamedTuple
@@ -187,13 +189,53 @@ def _bool(name: str, value: str, origin: str) -> bool:
     raise SettingsError(name, f'{value!r} (from {origin}) is not "true" or "false"')
 
 
-def _timeout(raw: str, name: str) -> float:
+_DURATION_UNITS = {
+    "ns": 1e-9,
+    "us": 1e-6,
+    "\u00b5s": 1e-6,  # U+00B5 micro sign, as Go accepts it
+    "\u03bcs": 1e-6,  # U+03BC Greek mu
+    "ms": 1e-3,
+    "s": 1.0,
+    "m": 60.0,
+    "h": 3600.0,
+}
+_DURATION_PART = re.compile(r"(\d+\.?\d*|\.\d+)(ns|us|\u00b5s|\u03bcs|ms|s|m|h)")
+
+
+def parse_duration(raw: str) -> float:
+    """Seconds in a Go duration (``30s``, ``1m30s``, ``500ms``, ``1.5h``), as Go's
+    ``time.ParseDuration`` reads it: an optional sign, then one or more decimal numbers each with
+    a unit (ns, us, µs, ms, s, m, h); ``0`` alone needs no unit. ValueError for anything else."""
+    text = raw[1:] if raw[:1] in "+-" else raw
+    sign = -1.0 if raw[:1] == "-" else 1.0
+    if text == "0":
+        return 0.0
+    if not text:
+        raise ValueError(raw)
+    total, pos = 0.0, 0
+    while pos < len(text):
+        part = _DURATION_PART.match(text, pos)
+        if part is None:
+            raise ValueError(raw)
+        total += float(part.group(1)) * _DURATION_UNITS[part.group(2)]
+        pos = part.end()
+    return sign * total
+
+
+def parse_timeout(raw: str, name: str) -> float:
+    """A timeout: a Go duration (``30s``, ``2m``, ``1m30s``) or a plain number of seconds
+    (``90``), greater than 0 either way."""
     try:
         value = float(raw)
     except ValueError:
-        raise SettingsError(name, f"{raw!r} is not a number of seconds") from None
+        try:
+            value = parse_duration(raw.strip())
+        except ValueError:
+            raise SettingsError(
+                name, f"{raw!r} is not a duration (like 30s, 2m, 1m30s) or a number of seconds"
+            ) from None
     if not value > 0 or value == float("inf"):
-        raise SettingsError(name, "must be a number of seconds greater than 0")
+        raise SettingsError(name, "must be a duration or a number of seconds greater than 0")
     return value
 
 
@@ -330,9 +372,9 @@ def resolve(environ: Mapping[str, str], flags: Flags | None = None) -> Settings:
         )
 
     if flags.timeout is not None:
-        timeout = _timeout(flags.timeout, "--timeout")
+        timeout = parse_timeout(flags.timeout, "--timeout")
     elif environ.get("CONFIGHASH_TIMEOUT"):
-        timeout = _timeout(environ["CONFIGHASH_TIMEOUT"], "CONFIGHASH_TIMEOUT")
+        timeout = parse_timeout(environ["CONFIGHASH_TIMEOUT"], "CONFIGHASH_TIMEOUT")
     else:
         timeout = DEFAULT_TIMEOUT
 
