@@ -1,6 +1,7 @@
 """Output formats of ``explain`` and ``diff``: pure functions from a report to text.
 
-explain: ``table`` (a terminal), ``json`` (docs/explain.md), ``dot`` (Graphviz) and ``mermaid``.
+explain: ``table`` (a terminal), ``json`` and ``yaml`` (docs/explain.md), ``dot`` (Graphviz),
+``mermaid``, and ``markdown`` (the mermaid graph in a fenced block, for a PR or a wiki).
 diff: ``markdown`` (a pull-request comment) and ``json`` (docs/ci.md).
 """
 
@@ -15,7 +16,11 @@ if TYPE_CHECKING:  # imported lazily: the CLI builds its parser from the formats
     from cmp.diff import Because, DiffReport, Rollout
     from cmp.explain import Report, SourceUse, WorkloadReport
 
-EXPLAIN_FORMATS = ("table", "json", "dot", "mermaid")
+EXPLAIN_FORMATS = ("table", "json", "yaml", "dot", "mermaid", "markdown")
+TABLE_HEADER = ("KIND", "SOURCE", "VIA", "DIGEST", "KEYS")
+# A column is as wide as its longest cell up to this; a longer cell shifts only its own row, as
+# one long name should not push every other row of the table to the right.
+MAX_CELL = 40
 DIFF_FORMATS = ("markdown", "json")
 DIFF_SCHEMA_VERSION = 1
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -88,8 +93,9 @@ def table(report: Report) -> str:
                 _clean(f"  unresolved {u.kind} {u.name} ({optional}{u.via}{keys}): not in stream")
             )
         rows += [f"  warning: {_clean(text)}" for text in w.warnings]
-    cells = [r for r in rows if isinstance(r, tuple)]
-    widths = [max((len(c[i]) for c in cells), default=0) for i in range(4)] + [0]
+    cells = [TABLE_HEADER, *(r for r in rows if isinstance(r, tuple))]
+    widths = [min(MAX_CELL, max(len(c[i]) for c in cells)) for i in range(4)] + [0]
+    rows.insert(0, TABLE_HEADER)
     lines = []
     for r in rows:
         if isinstance(r, str):
@@ -203,11 +209,61 @@ def mermaid(report: Report) -> str:
     return "\n".join(out) + "\n"
 
 
+_PLAIN = re.compile(r"[A-Za-z][A-Za-z0-9_./-]*")
+# Words a YAML 1.1 reader (go-yaml v2, PyYAML) takes for a boolean or null: always quoted.
+_RESERVED = frozenset(
+    "y Y yes Yes YES n N no No NO true True TRUE false False FALSE on On ON off Off OFF "
+    "null Null NULL".split()
+)
+
+
+def _yaml_scalar(value: Any) -> str:
+    if isinstance(value, str):
+        plain = _PLAIN.fullmatch(value) is not None and value not in _RESERVED
+        return value if plain else json.dumps(value, ensure_ascii=False)
+    return json.dumps(value)  # numbers, booleans, null: the same words in YAML
+
+
+def _yaml_lines(value: Any, indent: str) -> list[str]:
+    """Block YAML of JSON data; a string is plain only when no YAML reader can mistake it."""
+    if isinstance(value, dict) and value:
+        lines = []
+        for key, item in value.items():
+            name = _yaml_scalar(str(key))
+            if isinstance(item, (dict, list)) and item:
+                lines.append(f"{indent}{name}:")
+                lines += _yaml_lines(item, indent + "  ")
+            else:
+                lines.append(f"{indent}{name}: {_yaml_scalar(item) if item != {} else '{}'}")
+        return lines
+    if isinstance(value, list) and value:
+        lines = []
+        for item in value:
+            nested = _yaml_lines(item, indent + "  ")
+            if isinstance(item, (dict, list)) and item:
+                lines.append(f"{indent}- {nested[0].lstrip()}")
+                lines += nested[1:]
+            else:
+                lines.append(f"{indent}- {nested[0].lstrip()}")
+        return lines
+    if value == []:
+        return [f"{indent}[]"]
+    if value == {}:
+        return [f"{indent}{{}}"]
+    return [f"{indent}{_yaml_scalar(value)}"]
+
+
+def _yaml(data: Any) -> str:
+    return "\n".join(_yaml_lines(data, "")) + "\n"
+
+
 EXPLAINERS: dict[str, Callable[[Report], str]] = {
     "table": table,
     "json": lambda report: _json(_explain_json(report)),
+    "yaml": lambda report: _yaml(_explain_json(report)),
     "dot": dot,
     "mermaid": mermaid,
+    "markdown": lambda report: f"```mermaid\n{mermaid(report)}```\n",
 }
 
 

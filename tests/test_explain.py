@@ -430,7 +430,7 @@ def test_dir_and_stream_together_is_a_usage_error(tmp_path: Path) -> None:
 
 
 def test_unknown_output_is_a_usage_error() -> None:
-    status, out, _ = run(["explain", "--stream", "-", "-o", "yaml"], b"")
+    status, out, _ = run(["explain", "--stream", "-", "-o", "toml"], b"")
     assert (status, out) == (2, "")
 
 
