@@ -205,7 +205,10 @@ def parser(command: str | None = None) -> argparse.ArgumentParser:
             help="stamp an already rendered stream (FILE or - for stdin)",
             description="Stamp a rendered stream, e.g. `helm template ... | confighash stamp -`.",
         )
-        stamp.add_argument("file", nargs="?", default="-", metavar="FILE")
+        stamp.add_argument("file", nargs="?", default=None, metavar="FILE")
+        stamp.add_argument(  # kubectl's name for the input file, beside the positional FILE
+            "-f", "--filename", metavar="FILE", help="the stream to stamp (FILE, or - for stdin)"
+        )
     if rendering is not None and command in (None, "explain"):
         explain = _common(strict=False, allow_empty=False)
         reports.add_parsers(commands, [explain, rendering], only="explain")
@@ -374,7 +377,9 @@ def run(args: argparse.Namespace, environ: Mapping[str, str], stdin: BinaryIO) -
         problems = [*said, *outcome.problems]
         return pipeline.Result(outcome.output, [], problems, 0, outcome.exit_status)
     if args.command != "build":
-        data = _read_input(args.file, stdin)
+        if args.file is not None and args.filename is not None:
+            raise UsageError("stamp takes FILE or -f FILE, not both")
+        data = _read_input(args.filename or args.file or "-", stdin)
     result = pipeline.stamp(data, options)
     if result.documents == 0 and not conf.allow_empty:
         raise ConfighashError(

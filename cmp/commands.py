@@ -33,7 +33,7 @@ def run_explain(
     args: argparse.Namespace, options: pipeline.Options, build: Render, read: Read
 ) -> Outcome:
     if args.stream is not None and args.directory is not None:
-        raise UsageError("explain takes DIR or --stream FILE, not both")
+        raise UsageError("explain takes DIR or -f/--stream FILE, not both")
     from cmp import explain, pipeline, render  # noqa: PLC0415
 
     data = read(args.stream) if args.stream is not None else build(args.directory or ".")
@@ -117,14 +117,19 @@ def _add_explain(
     )
     explain_parser.add_argument("directory", nargs="?", default=None, metavar="DIR")
     explain_parser.add_argument(
-        "--stream", metavar="FILE", help="read a rendered stream (FILE, or - for stdin)"
+        "-f",
+        "--filename",
+        "--stream",
+        dest="stream",
+        metavar="FILE",
+        help="read a rendered stream (FILE, or - for stdin); -f/--filename as in kubectl",
     )
     explain_parser.add_argument(
         "-o",
         "--output",
         choices=render.EXPLAIN_FORMATS,
         default="table",
-        help="table (default), json (docs/explain.md), dot or mermaid",
+        help="table (default), json or yaml (docs/explain.md), dot, mermaid or markdown",
     )
 
 
