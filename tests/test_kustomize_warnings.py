@@ -43,9 +43,7 @@ def test_real_kustomize_deprecation_warning_is_passed_on_as_kustomize_s(tmp_path
 def test_kustomize_warning_is_redacted_like_its_errors(tmp_path: Path) -> None:
     app = _app(tmp_path, "resources:\n- cm.yaml\n")
     (app / "secret.yaml").write_text("kind: Secret\nstringData:\n  token: hunter-in-a-file\n")
-    script = _fake(
-        tmp_path, f"echo 'Warning: saw hunter-in-a-file' >&2\ncat {app / 'cm.yaml'}\n"
-    )
+    script = _fake(tmp_path, f"echo 'Warning: saw hunter-in-a-file' >&2\ncat {app / 'cm.yaml'}\n")
     run = run_cli(["build", "--kustomize", script, str(app)], environ={"PATH": "/usr/bin:/bin"})
     assert run.code == 0, run.stderr
     assert "hunter-in-a-file" not in run.stderr
