@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import importlib
 import io
 import os
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, NoReturn, TextIO
 from cmp import __version__, settings
 from cmp import commands as reports
 from cmp.annotations import DEFAULT_PREFIX
-from cmp.errors import ConfighashError, UsageError
+from cmp.errors import ConfighashError, Stopped, UsageError
 from cmp.model import PRECISIONS, Problem
 
 if TYPE_CHECKING:  # imported in run(): `build` loads it on a thread while kustomize renders
@@ -423,9 +424,8 @@ def main(
             command = argv[0] if argv and argv[0] in COMMANDS else None
             args = parser(command).parse_args(argv)
     except SystemExit as exc:
-        out = stdout or sys.stdout.buffer
-        out.write(shown.getvalue().encode("utf-8"))
-        out.flush()
+        if not _write(stdout, shown.getvalue().encode("utf-8"), err):
+            return 1
         return int(exc.code or 0)
     except UsageError as exc:
         print(f"{PROG}: error: {exc}", file=err)
@@ -441,7 +441,7 @@ def main(
         return 2
     except ConfighashError as exc:
         print(f"{PROG}: error: {exc}", file=err)
-        return 1
+        return 128 + exc.signum if isinstance(exc, Stopped) else 1  # 130 SIGINT, 143 SIGTERM
     except Exception as exc:  # a bug: say so in one line unless asked for the traceback
         if args.debug:
             import traceback  # noqa: PLC0415
@@ -453,16 +453,61 @@ def main(
         return 1
     if _report(result.problems, args.strict, err):
         return 1
-    out = stdout or sys.stdout.buffer
-    out.write(result.output)
-    out.flush()
+    if not _write(stdout, result.output, err):
+        return 1
     return result.exit_status
+
+
+def write_failed(exc: OSError | None, err: TextIO) -> None:
+    """The one stderr line for stdout that cannot be written (no space, broken pipe, closed)."""
+    reason = exc.strerror if exc is not None and exc.strerror else "Bad file descriptor"
+    try:
+        print(f"{PROG}: error: cannot write the output to stdout: {reason}", file=err)
+        err.flush()
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+def _write(stdout: BinaryIO | None, data: bytes, err: TextIO) -> bool:
+    """Write and flush ``data``; on failure say so in one line and return False (exit 1)."""
+    try:
+        if stdout is None:
+            if sys.stdout is None:  # fd 1 was closed when the interpreter started
+                raise OSError(errno.EBADF, os.strerror(errno.EBADF))
+            stdout = sys.stdout.buffer
+        view = memoryview(data)
+        while view:  # a pipe whose reader left takes part of a large write, then fails the rest
+            written = stdout.write(view)
+            view = view[written if written is not None else len(view) :]
+        stdout.flush()
+    except OSError as exc:
+        write_failed(exc, err)
+        return False
+    except ValueError:  # a closed file object
+        write_failed(None, err)
+        return False
+    return True
+
+
+def finish(status: int) -> NoReturn:
+    """Flush and end the process without the interpreter's teardown; a failed flush exits 1."""
+    try:
+        if sys.stdout is not None:
+            sys.stdout.flush()
+    except (OSError, ValueError) as exc:
+        if status == 0:  # a failed run has already said why, in its one line
+            write_failed(exc if isinstance(exc, OSError) else None, sys.stderr)
+            status = 1
+    try:
+        if sys.stderr is not None:
+            sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
+    os._exit(status)
 
 
 def entrypoint() -> None:
     status = main()
     # Everything is written and nothing is left to atexit: skip the interpreter's teardown, which
     # would free every node and record of a large stream one at a time (10 ms on argo-cd HA).
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(status)
+    finish(status)

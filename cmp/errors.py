@@ -30,3 +30,11 @@ class SettingsError(ConfighashError):
 
 class UsageError(ConfighashError):
     """The command line asks for something impossible; exit status 2, like an argparse error."""
+
+
+class Stopped(RenderError):
+    """A signal (SIGINT, SIGTERM) ended the run; the CLI exits 128 + its number, as shells do."""
+
+    def __init__(self, message: str, signum: int) -> None:
+        super().__init__(message)
+        self.signum = signum

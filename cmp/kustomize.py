@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from types import FrameType
 
-from cmp.errors import RenderError
+from cmp.errors import RenderError, Stopped
 
 Which = Callable[[str], "str | None"]
 GRACE_S = 1.0  # after forwarding SIGTERM/SIGINT, how long the tree may take before SIGKILL
@@ -252,9 +252,16 @@ def build(
     line redacted as an error's would be.
     """
     argv = [*prefix, directory, *options]
-    with tempfile.TemporaryDirectory(
-        prefix="confighash-", dir=tmpdir, ignore_cleanup_errors=True
-    ) as scratch:
+    try:
+        scratch_dir = tempfile.TemporaryDirectory(
+            prefix="confighash-", dir=tmpdir, ignore_cleanup_errors=True
+        )
+    except OSError:
+        where = tmpdir if tmpdir is not None else tempfile.gettempdir()
+        raise RenderError(
+            f"TMPDIR={where} is not a writable directory; set TMPDIR to one"
+        ) from None
+    with scratch_dir as scratch:
         table = _proc_table()
         before = _children(os.getpid(), table) if table is not None else set()
         adopted = _set_subreaper(True)
@@ -281,7 +288,9 @@ def build(
                 _set_subreaper(False)
     if outcome.signal is not None:
         name = signal.Signals(outcome.signal).name
-        raise RenderError(f"stopped by {name}; kustomize and everything it started were ended")
+        raise Stopped(
+            f"stopped by {name}; kustomize and everything it started were ended", outcome.signal
+        )
     if outcome.timed_out:
         raise RenderError(
             f"kustomize build did not finish within {timeout:g} s and was stopped "

@@ -13,8 +13,21 @@ def entrypoint() -> None:
     if sys.argv[1:] == ["--version"]:
         from cmp import __version__  # noqa: PLC0415 (the point: import nothing else)
 
-        sys.stdout.write(f"confighash {__version__}\n")  # as argparse's version action prints it
-        sys.stdout.flush()
+        try:
+            if sys.stdout is None:
+                raise OSError(9, "Bad file descriptor")
+            sys.stdout.write(
+                f"confighash {__version__}\n"
+            )  # as argparse's version action prints it
+            sys.stdout.flush()
+        except OSError as exc:
+            sys.stderr.write(
+                f"confighash: error: cannot write the output to stdout: {exc.strerror}\n"
+            )
+            sys.stderr.flush()
+            import os  # noqa: PLC0415
+
+            os._exit(1)
         raise SystemExit(0)
     from cmp.cli import entrypoint as run  # noqa: PLC0415
 
