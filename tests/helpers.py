@@ -29,6 +29,29 @@ def y(text: str) -> bytes:
     return textwrap.dedent(text).lstrip("\n").encode("utf-8")
 
 
+def envfrom_deployment(*sources: str) -> str:
+    """A Deployment ``web`` whose one container reads each source, ``"ConfigMap/cm"`` or
+    ``"Secret/s"``, whole through envFrom, in that order."""
+    refs = {"ConfigMap": "configMapRef", "Secret": "secretRef"}
+    lines = [
+        "apiVersion: apps/v1",
+        "kind: Deployment",
+        "metadata:",
+        "  name: web",
+        "spec:",
+        "  template:",
+        "    spec:",
+        "      containers:",
+        "      - name: app",
+        "        image: app:1",
+        "        envFrom:",
+    ]
+    for source in sources:
+        kind, _, name = source.partition("/")
+        lines += [f"        - {refs[kind]}:", f"            name: {name}"]
+    return "\n".join(lines) + "\n"
+
+
 def stamp(data: bytes | str, **options: Any) -> pipeline.Result:
     raw = y(data) if isinstance(data, str) else data
     return pipeline.stamp(raw, pipeline.Options(**options))

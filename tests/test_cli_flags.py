@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 
 import pytest
-from helpers import assert_failed_cleanly, run_cli
+from helpers import assert_failed_cleanly, envfrom_deployment, run_cli
 
 from cmp import __version__, cli
 from cmp.errors import SettingsError
@@ -16,21 +16,7 @@ from cmp.settings import Flags, resolve
 USAGE = 2  # README.md and docs/ci.md: 2 for wrong usage
 
 # a Deployment that reads a ConfigMap absent from the stream: a warning, an error under --strict
-MISSING_REFERENCE = b"""\
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: web
-spec:
-  template:
-    spec:
-      containers:
-      - name: app
-        image: app:1
-        envFrom:
-        - configMapRef:
-            name: absent
-"""
+MISSING_REFERENCE = envfrom_deployment("ConfigMap/absent")
 
 BOOLEAN_FLAGS = ["--strict", "--include-jobs", "--include-image-pull-secrets", "--allow-empty"]
 TRUE_SPELLINGS = ["1", "t", "T", "true", "TRUE", "True"]
