@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import EXAMPLES, assert_failed_cleanly, find, ours, run_cli, stamp
+from helpers import EXAMPLES, assert_failed_cleanly, envfrom_deployment, find, ours, run_cli, stamp
 
 from cmp import __version__, pipeline
 
@@ -26,20 +26,7 @@ metadata:
 data:
   a: x
 ---
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: web
-spec:
-  template:
-    spec:
-      containers:
-      - name: app
-        image: app:1
-        envFrom:
-        - configMapRef:
-            name: cm
-"""
+""" + envfrom_deployment("ConfigMap/cm").encode()
 
 
 def _environ(**extra: str) -> dict[str, str]:

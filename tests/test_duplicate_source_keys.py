@@ -7,25 +7,11 @@ from typing import Any
 
 from oracle import objects
 
-from tests.helpers import find, ours, stamp
+from tests.helpers import envfrom_deployment, find, ours, stamp
 
 Read = Callable[[bytes], list[dict[str, Any]]]
 
-DEPLOYMENT = """\
----
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: web
-spec:
-  template:
-    spec:
-      containers:
-      - name: web
-        envFrom:
-        - configMapRef:
-            name: settings
-"""
+DEPLOYMENT = "---\n" + envfrom_deployment("ConfigMap/settings")
 
 
 def _configmap(data: str) -> str:

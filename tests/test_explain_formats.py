@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 import yaml
-from helpers import CORPUS, EXAMPLES, y
+from helpers import CORPUS, EXAMPLES, envfrom_deployment, y
 from oracle import objects
 
 from cmp import cli, render
@@ -74,7 +74,7 @@ def test_table_starts_with_a_header_row_over_the_source_columns() -> None:
 
 def test_one_long_source_name_does_not_widen_every_row() -> None:
     long_name = "a" * 200
-    stream = y(
+    configmaps = y(
         f"""
         apiVersion: v1
         kind: ConfigMap
@@ -90,22 +90,9 @@ def test_one_long_source_name_does_not_widen_every_row() -> None:
         data:
           k: v
         ---
-        apiVersion: apps/v1
-        kind: Deployment
-        metadata:
-          name: web
-        spec:
-          template:
-            spec:
-              containers:
-              - name: web
-                envFrom:
-                - configMapRef:
-                    name: {long_name}
-                - configMapRef:
-                    name: short
         """
     )
+    stream = configmaps + envfrom_deployment(f"ConfigMap/{long_name}", "ConfigMap/short").encode()
     status, out, err = run(["explain", "--stream", "-"], stream)
     assert status == 0, err
     short = next(line for line in out.splitlines() if " short " in line)
