@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -10,27 +9,21 @@ from typing import Any
 
 import pytest
 import yaml
-from helpers import CORPUS, EXAMPLES, envfrom_deployment, y
+from helpers import CORPUS, EXAMPLES, envfrom_deployment, run_cli, y
 from oracle import objects
 
-from cmp import cli, render
+from cmp import render
 
 Read = Callable[[bytes], list[dict[str, Any]]]
 PRODUCTION = EXAMPLES / "overlays" / "production"
 SOURCES = [PRODUCTION, CORPUS / "argo-cd" / "rendered" / "manifests_ha_cluster-install.yaml"]
 
 
-def run(argv: list[str], data: bytes = b"") -> tuple[int, str, str]:
-    out, err = io.BytesIO(), io.StringIO()
-    status = cli.main(argv, environ={}, stdin=io.BytesIO(data), stdout=out, stderr=err)
-    return status, out.getvalue().decode("utf-8"), err.getvalue()
-
-
 def explain(source: Path, *extra: str) -> str:
     argv = ["explain", str(source)] if source.is_dir() else ["explain", "--stream", str(source)]
-    status, out, err = run([*argv, *extra])
-    assert status == 0, err
-    return out
+    run = run_cli([*argv, *extra])
+    assert run.code == 0, run.stderr
+    return run.stdout.decode("utf-8")
 
 
 @pytest.mark.parametrize("source", SOURCES, ids=["example-production", "argo-cd-ha"])
@@ -93,8 +86,9 @@ def test_one_long_source_name_does_not_widen_every_row() -> None:
         """
     )
     stream = configmaps + envfrom_deployment(f"ConfigMap/{long_name}", "ConfigMap/short").encode()
-    status, out, err = run(["explain", "--stream", "-"], stream)
-    assert status == 0, err
+    run = run_cli(["explain", "--stream", "-"], stream)
+    assert run.code == 0, run.stderr
+    out = run.stdout.decode("utf-8")
     short = next(line for line in out.splitlines() if " short " in line)
     header = out.splitlines()[0]
     assert short.index("envFrom") == header.index("VIA")
