@@ -52,6 +52,14 @@ def envfrom_deployment(*sources: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def fake_kustomize(tmp_path: Path, body: str) -> str:
+    """The path of an executable ``/bin/sh`` script, ``body``, that stands in for kustomize."""
+    script = tmp_path / "fake-kustomize"
+    script.write_text("#!/bin/sh\n" + body)
+    script.chmod(0o755)
+    return str(script)
+
+
 def stamp(data: bytes | str, **options: Any) -> pipeline.Result:
     raw = y(data) if isinstance(data, str) else data
     return pipeline.stamp(raw, pipeline.Options(**options))
@@ -142,3 +150,24 @@ def assert_failed_cleanly(run: Run, code: int = 1) -> str:
     assert len(lines) == 1, run.stderr
     assert lines[0].startswith("confighash: error:"), run.stderr
     return lines[0]
+
+
+def corpus_target(render: Path) -> Path:
+    """The kustomization directory a corpus render came from (its name joins the path with _)."""
+    source = render.parents[1] / "source"
+    parts = render.stem.split("_")
+    if parts == ["root"]:
+        return source
+
+    def search(base: Path, rest: list[str]) -> Path | None:
+        if not rest:
+            return base if (base / "kustomization.yaml").is_file() else None
+        for n in range(1, len(rest) + 1):
+            found = search(base / "_".join(rest[:n]), rest[n:])
+            if found is not None:
+                return found
+        return None
+
+    found = search(source, parts)
+    assert found is not None, f"no kustomization for {render}"
+    return found

@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 import yaml
+from helpers import corpus_target
 
 from cmp import cli, edit, pipeline, stream
 from cmp.annotations import AnnotationKeys
@@ -130,29 +131,8 @@ def test_stamped_corpus_render_reads_as_kustomize_output_plus_annotations(
     assert_only_insertions(before, result.output)
 
 
-def _target(render: Path) -> Path:
-    """The kustomization directory a corpus render came from (its name joins the path with _)."""
-    source = render.parents[1] / "source"
-    parts = render.stem.split("_")
-    if parts == ["root"]:
-        return source
-
-    def search(base: Path, rest: list[str]) -> Path | None:
-        if not rest:
-            return base if (base / "kustomization.yaml").is_file() else None
-        for n in range(1, len(rest) + 1):
-            found = search(base / "_".join(rest[:n]), rest[n:])
-            if found is not None:
-                return found
-        return None
-
-    found = search(source, parts)
-    assert found is not None, f"no kustomization for {render}"
-    return found
-
-
-def test_every_corpus_render_maps_to_its_source_target() -> None:
-    assert all(_target(r).is_dir() for r in RENDERS)
+def test_every_corpus_render_maps_to_its_sourcecorpus_target() -> None:
+    assert all(corpus_target(r).is_dir() for r in RENDERS)
 
 
 @pytest.mark.parametrize("render", RENDERS, ids=[f"{p.parts[-3]}/{p.name}" for p in RENDERS])
@@ -161,7 +141,7 @@ def test_confighash_build_of_corpus_app_equals_stamp_of_its_kustomize_render(
 ) -> None:
     """The real kustomize runs; its output (the committed render) plus our edit is what we print."""
     out, err = io.BytesIO(), io.StringIO()
-    status = cli.main(["build", str(_target(render))], environ={}, stdout=out, stderr=err)
+    status = cli.main(["build", str(corpus_target(render))], environ={}, stdout=out, stderr=err)
     assert status == 0, err.getvalue()
     before = render.read_bytes()
     expected = pipeline.stamp(before, pipeline.Options())
