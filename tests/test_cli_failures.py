@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers import fake_kustomize
 
 ROOT = Path(__file__).resolve().parent.parent
 OVERLAY = "examples/overlays/production"
@@ -157,11 +158,9 @@ def test_signal_exits_128_plus_n_and_stops_kustomize(
     tmp_path: Path, signum: int, status: int
 ) -> None:
     marker = tmp_path / "child.pid"
-    script = tmp_path / "slow-kustomize"
-    script.write_text(f"#!/bin/sh\nsleep 300 &\necho $! > {marker}\nwait\n")
-    script.chmod(0o755)
+    script = fake_kustomize(tmp_path, f"sleep 300 &\necho $! > {marker}\nwait\n")
     process = subprocess.Popen(
-        [sys.executable, "-m", "cmp", "build", OVERLAY, "--kustomize", str(script)],
+        [sys.executable, "-m", "cmp", "build", OVERLAY, "--kustomize", script],
         cwd=ROOT,
         env=_env(),
         stdout=subprocess.PIPE,

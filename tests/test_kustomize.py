@@ -8,16 +8,14 @@ import threading
 from pathlib import Path
 
 import pytest
+from helpers import fake_kustomize
 
 from cmp import kustomize
 from cmp.errors import RenderError
 
 
 def fake(tmp_path: Path, body: str) -> list[str]:
-    script = tmp_path / "fake-kustomize"
-    script.write_text("#!/bin/sh\n" + body)
-    script.chmod(0o755)
-    return [str(script), "build"]
+    return [fake_kustomize(tmp_path, body), "build"]
 
 
 def env(tmp_path: Path) -> dict[str, str]:

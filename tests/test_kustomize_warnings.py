@@ -6,16 +6,9 @@ import shutil
 from pathlib import Path
 
 from cmp import kustomize
-from tests.helpers import run_cli
+from tests.helpers import fake_kustomize, run_cli
 
 CONFIGMAP = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app\ndata:\n  k: v\n"
-
-
-def _fake(tmp_path: Path, body: str) -> str:
-    script = tmp_path / "fake-kustomize"
-    script.write_text("#!/bin/sh\n" + body)
-    script.chmod(0o755)
-    return str(script)
 
 
 def _app(tmp_path: Path, kustomization: str) -> Path:
@@ -43,7 +36,9 @@ def test_real_kustomize_deprecation_warning_is_passed_on_as_kustomize_s(tmp_path
 def test_kustomize_warning_is_redacted_like_its_errors(tmp_path: Path) -> None:
     app = _app(tmp_path, "resources:\n- cm.yaml\n")
     (app / "secret.yaml").write_text("kind: Secret\nstringData:\n  token: hunter-in-a-file\n")
-    script = _fake(tmp_path, f"echo 'Warning: saw hunter-in-a-file' >&2\ncat {app / 'cm.yaml'}\n")
+    script = fake_kustomize(
+        tmp_path, f"echo 'Warning: saw hunter-in-a-file' >&2\ncat {app / 'cm.yaml'}\n"
+    )
     run = run_cli(["build", "--kustomize", script, str(app)], environ={"PATH": "/usr/bin:/bin"})
     assert run.code == 0, run.stderr
     assert "hunter-in-a-file" not in run.stderr
@@ -53,7 +48,7 @@ def test_kustomize_warning_is_redacted_like_its_errors(tmp_path: Path) -> None:
 
 def test_a_warning_does_not_fail_strict(tmp_path: Path) -> None:
     app = _app(tmp_path, "resources:\n- cm.yaml\n")
-    script = _fake(tmp_path, f"echo 'Warning: something' >&2\ncat {app / 'cm.yaml'}\n")
+    script = fake_kustomize(tmp_path, f"echo 'Warning: something' >&2\ncat {app / 'cm.yaml'}\n")
     run = run_cli(
         ["build", "--strict", "--kustomize", script, str(app)], environ={"PATH": "/usr/bin:/bin"}
     )
@@ -63,7 +58,7 @@ def test_a_warning_does_not_fail_strict(tmp_path: Path) -> None:
 
 def test_silent_success_passes_no_warning(tmp_path: Path) -> None:
     app = _app(tmp_path, "resources:\n- cm.yaml\n")
-    script = _fake(tmp_path, f"cat {app / 'cm.yaml'}\n")
+    script = fake_kustomize(tmp_path, f"cat {app / 'cm.yaml'}\n")
     seen: list[str] = []
     out = kustomize.build(
         [script, "build"], str(app), [], env={"PATH": "/usr/bin:/bin"}, warn=seen.append
