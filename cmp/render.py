@@ -240,11 +240,8 @@ def _yaml_lines(value: Any, indent: str) -> list[str]:
         lines = []
         for item in value:
             nested = _yaml_lines(item, indent + "  ")
-            if isinstance(item, (dict, list)) and item:
-                lines.append(f"{indent}- {nested[0].lstrip()}")
-                lines += nested[1:]
-            else:
-                lines.append(f"{indent}- {nested[0].lstrip()}")
+            lines.append(f"{indent}- {nested[0].lstrip()}")
+            lines += nested[1:]  # nothing for a scalar, [] or {}: they are one line
         return lines
     if value == []:
         return [f"{indent}[]"]
