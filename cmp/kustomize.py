@@ -299,13 +299,17 @@ def build(
     code = process.returncode
     if code < 0:
         raise RenderError(f"kustomize build was killed by {signal.Signals(-code).name}")
-    if code != 0 or (warn is not None and outcome.stderr.strip()):
-        from cmp import scrub  # noqa: PLC0415  (only a build that spoke has a message to redact)
-
-        values = scrub.sensitive_values(directory) | set(redact)
-        detail = scrub.error_text(outcome.stderr.decode("utf-8", "replace"), values)
-        if code != 0:
-            raise RenderError(f"kustomize build failed (exit {code}): {detail}")
-        assert warn is not None
-        warn(detail)
+    if code != 0:
+        detail = _redacted(outcome.stderr, directory, redact)
+        raise RenderError(f"kustomize build failed (exit {code}): {detail}")
+    if warn is not None and outcome.stderr.strip():
+        warn(_redacted(outcome.stderr, directory, redact))
     return bytes(outcome.stdout)
+
+
+def _redacted(stderr: bytearray, directory: str, redact: Iterable[str]) -> str:
+    """kustomize's stderr as one line, without the Secret values in ``directory`` or ``redact``."""
+    from cmp import scrub  # noqa: PLC0415  (only a build that spoke has a message to redact)
+
+    values = scrub.sensitive_values(directory) | set(redact)
+    return scrub.error_text(stderr.decode("utf-8", "replace"), values)
