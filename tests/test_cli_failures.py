@@ -121,16 +121,7 @@ def test_reader_that_closes_early_makes_the_run_fail(command: str, rendered: Pat
 
 
 def test_stamp_piped_into_head_exits_non_zero(rendered: Path) -> None:
-    line = f"{shlex.quote(sys.executable)} -m cmp stamp {shlex.quote(str(rendered))}"
-    run = subprocess.run(
-        ["bash", "-c", f"{line} | head -c 100 > /dev/null; echo ${{PIPESTATUS[0]}} >&2"],
-        check=False,
-        cwd=ROOT,
-        env=_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    run = _shell(["stamp", str(rendered)], "| head -c 100 > /dev/null; echo ${PIPESTATUS[0]} >&2")
     assert run.stderr.splitlines()[-1] == "1", run.stderr
     _assert_one_write_error("\n".join(run.stderr.splitlines()[:-1]), "Broken pipe")
 
