@@ -135,13 +135,29 @@ def test_every_corpus_render_maps_to_its_sourcecorpus_target() -> None:
     assert all(corpus_target(r).is_dir() for r in RENDERS)
 
 
+# Each corpus app is built with both kustomizes, named explicitly whatever PATH holds: kubectl's
+# (v5.5.0 here, which rendered the corpus; what local users have) and the image's (the Dockerfile's
+# KUSTOMIZE_VERSION, v5.8.1, from tests/e2e/build-tools). Both must print the committed render.
+KUSTOMIZES = [
+    pytest.param("kubectl", id="kubectl-kustomize"),
+    pytest.param("image", id="image-kustomize", marks=pytest.mark.e2e),
+]
+
+
+@pytest.mark.parametrize("kustomize", KUSTOMIZES)
 @pytest.mark.parametrize("render", RENDERS, ids=[f"{p.parts[-3]}/{p.name}" for p in RENDERS])
 def test_confighash_build_of_corpus_app_equals_stamp_of_its_kustomize_render(
-    render: Path, oracle: Oracle
+    render: Path, kustomize: str, oracle: Oracle, request: pytest.FixtureRequest
 ) -> None:
     """The real kustomize runs; its output (the committed render) plus our edit is what we print."""
+    if kustomize == "kubectl":
+        binary = shutil.which("kubectl")
+        assert binary is not None, "kubectl (kustomize) is required"
+    else:
+        binary = str(request.getfixturevalue("tools") / "kustomize")
     out, err = io.BytesIO(), io.StringIO()
-    status = cli.main(["build", str(corpus_target(render))], environ={}, stdout=out, stderr=err)
+    argv = ["build", "--kustomize", binary, str(corpus_target(render))]
+    status = cli.main(argv, environ={}, stdout=out, stderr=err)
     assert status == 0, err.getvalue()
     before = render.read_bytes()
     expected = pipeline.stamp(before, pipeline.Options())

@@ -3,10 +3,11 @@
 // It is written for this project from the documented behaviour; no Argo CD,
 // gitops-engine or apimachinery code is copied.
 //
-// Build (GOPATH mode, offline, against the Debian-packaged sigs.k8s.io/yaml):
+// Build (module mode, from tests/oracle; go.mod pins sigs.k8s.io/yaml v1.6.0 and
+// go.yaml.in/yaml/v2 v2.4.4, the versions Argo CD v3.6.1 builds with; tests/oracle.py runs this
+// with its GOCACHE under the confighash-e2e cache):
 //
-//	GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE=$(mktemp -d) \
-//	    go build -o argocd_read tests/oracle/argocd_read.go
+//	cd tests/oracle && GOWORK=off GOFLAGS=-mod=readonly go build -o argocd_read .
 //
 // Input: the plugin's whole stdout on stdin.
 // Output: one JSON line per document that was not skipped, in stream order:
