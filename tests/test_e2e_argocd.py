@@ -284,3 +284,39 @@ def test_changed_config_value_changes_only_the_consumers_annotations(
     old = {_key(o): o for o in before}[("Deployment", "shop", "prod-backend")]
     differing = {k for k in stamps(workload) if stamps(workload)[k] != stamps(old).get(k)}
     assert differing == {"confighash.dev/checksum", "configmap.confighash.dev/prod-backend-config"}
+
+
+# --- a Helm chart through kustomize ---------------------------------------------------------
+
+HELM_APP = Path(__file__).resolve().parent / "fixtures" / "helm-chart"
+
+
+def test_helm_chart_through_kustomize_is_native_render_plus_planned_stamps(
+    sidecar: Sidecar, tmp_path: Path
+) -> None:
+    """helmCharts with --enable-helm: argocd-cm's kustomize.buildOptions for the native render,
+    the administrator's CONFIGHASH_BUILD_OPTIONS for the sidecar; the real helm renders both."""
+    repo = tmp_path / "repo"
+    git_commit(HELM_APP, repo)
+    with ArgoCD(sidecar, sidecar_env={"CONFIGHASH_BUILD_OPTIONS": "--enable-helm"}) as servers:
+        native = servers.generate(repo, ".", NATIVE, kustomize_build_options="--enable-helm")
+        plugin = servers.generate(repo, ".")
+    assert strip_annotations(plugin) == native
+    got = {_key(obj): found for obj in plugin if (found := stamps(obj))}
+    local = run_cli(
+        ["build", str(HELM_APP)],
+        environ={
+            "KUSTOMIZE_BIN": str(tools_bin() / "kustomize"),
+            "CONFIGHASH_BUILD_OPTIONS": "--enable-helm",
+            "PATH": str(tools_bin()),
+        },
+    )
+    assert local.code == 0, local.stderr
+    planned = {
+        _key(o): found for o in yaml.safe_load_all(local.stdout) if o and (found := stamps(o))
+    }
+    assert got == planned
+    assert set(got[("Deployment", "shop", "shop-web")]) >= {
+        "configmap.confighash.dev/shop-web-config",
+        "secret.confighash.dev/shop-web-db",
+    }
