@@ -16,6 +16,7 @@ Stdlib only: tests/e2e/argocd-render runs this module with any python3.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -123,6 +124,13 @@ def _bin_dir(cache: Path, name: str, files: Mapping[str, Path]) -> Path:
 def install_sidecar() -> Sidecar:
     """Build the wheel and install it as the Dockerfile does, once per source digest."""
     cache = _world_readable_cache()
+    # Several test runs may share the cache: one installs, the others wait for it.
+    with (cache / "lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _install_sidecar(cache)
+
+
+def _install_sidecar(cache: Path) -> Sidecar:
     argocd = argocd_bin()
     tools = tools_bin()
     shipped = {"kustomize": tools / "kustomize", "helm": tools / "helm"}
@@ -143,7 +151,7 @@ def install_sidecar() -> Sidecar:
         },
     )
     venv = cache / f"sidecar-{_source_digest()}"
-    if not (venv / "bin" / "confighash").exists():
+    if not (venv / ".ready").exists():
         shutil.rmtree(venv, ignore_errors=True)
         # The image's Python is CPython 3.11 (python:3.11-slim); Debian's python3 is that version
         # and, unlike pyenv's, lives outside root's home.
@@ -167,6 +175,7 @@ def install_sidecar() -> Sidecar:
             ]
         )
         _check([str(venv / "bin/confighash"), "--version"])
+        (venv / ".ready").touch()
     return Sidecar(bin=sidecar_bin, venv=venv, repo_bin=repo_bin)
 
 
