@@ -126,8 +126,8 @@ def _timeout(value: str) -> str:
 
 def _common(*, strict: bool = True, allow_empty: bool = True) -> argparse.ArgumentParser:
     """The stamping options; a command that would ignore --strict or --allow-empty does not
-    offer it (explain reports every problem and exits 0 whatever --strict says; explain and diff
-    print a report, not the stream, so an empty stream is no danger there)."""
+    offer it (explain reports every problem and exits 0 whatever --strict says, and prints a
+    report, not the stream; diff refuses an empty side as build does)."""
     common = _Parser(add_help=False)
     group = common.add_argument_group("stamping options")
     group.add_argument(
@@ -214,7 +214,7 @@ def parser(command: str | None = None) -> argparse.ArgumentParser:
         explain = _common(strict=False, allow_empty=False)
         reports.add_parsers(commands, [explain, rendering], only="explain")
     if rendering is not None and command in (None, "diff"):
-        reports.add_parsers(commands, [_common(allow_empty=False), rendering], only="diff")
+        reports.add_parsers(commands, [_common(), rendering], only="diff")
     if command in (None, "version"):
         commands.add_parser("version", help="print the version, as --version does")
     return top
@@ -325,6 +325,7 @@ def _key_values(key: bytes | None) -> Iterator[str]:
 def run(args: argparse.Namespace, environ: Mapping[str, str], stdin: BinaryIO) -> pipeline.Result:
     conf = settings.resolve(environ, _flags(args))
     args.strict = conf.strict  # main() reports problems under the resolved setting
+    args.allow_empty = conf.allow_empty  # diff refuses an empty side as build does
     key_file = conf.secret_key_file
     key = settings.read_secret_key(key_file, conf.secret_key_origin) if key_file else None
 
@@ -410,7 +411,10 @@ def main(
     stdout: BinaryIO | None = None,
     stderr: TextIO | None = None,
 ) -> int:
-    """Run confighash; return the exit status (0 ok, 1 failure, 2 usage)."""
+    """Run confighash; return the exit status (0 ok, 1 failure, 2 usage).
+
+    diff follows ``kubectl diff``: 1 means restarts (with --exit-code), so every failure is 2.
+    """
     argv = list(sys.argv[1:] if argv is None else argv)
     err = stderr or sys.stderr
     passthrough: list[str] = []
@@ -434,6 +438,7 @@ def main(
         print(f"{PROG}: error: arguments after -- are only for build, explain and diff", file=err)
         return 2
     args.passthrough = passthrough
+    failed = 2 if args.command == "diff" else 1
     try:
         result = run(args, os.environ if environ is None else environ, stdin or sys.stdin.buffer)
     except UsageError as exc:
@@ -441,7 +446,7 @@ def main(
         return 2
     except ConfighashError as exc:
         print(f"{PROG}: error: {exc}", file=err)
-        return 128 + exc.signum if isinstance(exc, Stopped) else 1  # 130 SIGINT, 143 SIGTERM
+        return 128 + exc.signum if isinstance(exc, Stopped) else failed  # 130 SIGINT, 143 SIGTERM
     except Exception as exc:  # a bug: say so in one line unless asked for the traceback
         if args.debug:
             import traceback  # noqa: PLC0415
@@ -450,11 +455,11 @@ def main(
         print(
             f"{PROG}: internal error: {type(exc).__name__} (run with --debug for details)", file=err
         )
-        return 1
+        return failed
     if _report(result.problems, args.strict, err):
-        return 1
+        return failed
     if not _write(stdout, result.output, err):
-        return 1
+        return failed
     return result.exit_status
 
 

@@ -71,6 +71,19 @@ def _analyze(data: bytes, options: pipeline.Options, label: str) -> pipeline.Ana
         raise ConfighashError(f"{label}: {exc}") from None
 
 
+def _refuse_empty(
+    analysis: pipeline.Analysis, label: str, operand: diff.Operand, allowed: bool
+) -> None:
+    """build's rule: a render with no objects is refused unless --allow-empty accepts it."""
+    from cmp import pipeline  # noqa: PLC0415
+
+    if not allowed and pipeline.object_documents(analysis) == 0:
+        raise ConfighashError(
+            f"{label} ({operand}): the stream has no objects; build refuses it, because Argo CD "
+            "would prune everything (pass --allow-empty to compare it anyway)"
+        )
+
+
 def run_diff(
     args: argparse.Namespace, options: pipeline.Options, build: Render, read: Read
 ) -> Outcome:
@@ -81,6 +94,8 @@ def run_diff(
     diff.check_operands(old, new)
     before = _analyze(_load(old, new, "OLD", build, read), options, "OLD")
     after = _analyze(_load(new, old, "NEW", build, read), options, "NEW")
+    for label, operand, analysis in (("OLD", old, before), ("NEW", new, after)):
+        _refuse_empty(analysis, label, operand, getattr(args, "allow_empty", False))
     report = diff.compare(before, after, options.prefix)
     status = 1 if args.exit_code and report.restarts else 0
     # A diff shows no digest, so the warning about unkeyed Secret digests does not apply to it.

@@ -6,7 +6,8 @@ compared in memory and never leave this module: a report holds kinds, names and 
 so not even a hint of a Secret's value can reach a pull-request comment.
 
 A workload restarts when its checksum annotation changes, appears or disappears while the workload
-itself exists on both sides. Workloads created or deleted by the change are not restarts.
+itself exists on both sides. Workloads created or deleted by the change are not restarts: they are
+reported on their own, as created or deleted.
 """
 
 from __future__ import annotations
@@ -46,8 +47,18 @@ class Rollout(NamedTuple):
     reason: str | None = None  # for added/removed stamps: the unstamped side's status
 
 
+class Presence(NamedTuple):
+    """A workload on one side only: created or deleted by the change, so not restarted."""
+
+    kind: str
+    namespace: str | None
+    name: str | None
+
+
 class DiffReport(NamedTuple):
     rollouts: tuple[Rollout, ...]
+    created: tuple[Presence, ...] = ()  # in the NEW stream's order
+    deleted: tuple[Presence, ...] = ()  # in the OLD stream's order
 
     @property
     def restarts(self) -> bool:
@@ -112,12 +123,22 @@ def _because(old: Plan, new: Plan) -> tuple[Because, ...]:
     return tuple(found)
 
 
+# A stamp added or removed for one of these reasons says nothing about the sources: the workload
+# itself became (or stopped being) ignored, a Job, or template-less. Only "no-sources" means the
+# sources came or went.
+_STATUS_CHANGES = frozenset({"ignored", "job", "no-template", "pod"})
+
+
 def compare(old: Analysis, new: Analysis, prefix: str) -> DiffReport:
-    """Every workload present on both sides whose checksum annotation differs between them."""
+    """Every workload present on both sides whose checksum annotation differs between them, and
+    the workloads present on one side only."""
     checksum = AnnotationKeys(prefix).checksum
     before = _by_workload(old)
+    after = _by_workload(new)
     rollouts: list[Rollout] = []
-    for key, new_plan in _by_workload(new).items():
+    created = tuple(Presence(*key) for key in after if key not in before)
+    deleted = tuple(Presence(*key) for key in before if key not in after)
+    for key, new_plan in after.items():
         old_plan = before.get(key)
         if old_plan is None:
             continue
@@ -132,8 +153,9 @@ def compare(old: Analysis, new: Analysis, prefix: str) -> DiffReport:
             stamp, reason = "removed", new_plan.status
         else:
             stamp, reason = "changed", None
-        rollouts.append(Rollout(*key, stamp, _because(old_plan, new_plan), reason))
-    return DiffReport(tuple(rollouts))
+        because = () if reason in _STATUS_CHANGES else _because(old_plan, new_plan)
+        rollouts.append(Rollout(*key, stamp, because, reason))
+    return DiffReport(tuple(rollouts), created, deleted)
 
 
 # Operands: what OLD and NEW name.

@@ -408,7 +408,12 @@ def stamp(data: bytes, opts: Options) -> Result:
             if new is not None and new != doc.raw:
                 replacements[doc.piece] = new
     output = stream.join(analysis.pieces, replacements)
+    return Result(output, analysis.plans, analysis.problems, object_documents(analysis))
+
+
+def object_documents(analysis: Analysis) -> int:
+    """How many documents the stream has, or 0 when Argo CD would read no object from it: the
+    rule that refuses an empty render (``--allow-empty``)."""
     # Argo CD skips null documents (``~``, ``null``): a stream of only those holds no object either
     readable = any(_holds_object(doc) for doc in analysis.docs)
-    documents = len(analysis.docs) if readable else 0
-    return Result(output, analysis.plans, analysis.problems, documents)
+    return len(analysis.docs) if readable else 0

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # imported lazily: the CLI builds its parser from the formats below
-    from cmp.diff import Because, DiffReport, Rollout
+    from cmp.diff import Because, DiffReport, Presence, Rollout
     from cmp.explain import Report, SourceUse, WorkloadReport
 
 EXPLAIN_FORMATS = ("table", "json", "yaml", "dot", "mermaid", "markdown")
@@ -298,20 +298,62 @@ def _because_text(b: Because) -> str:
     return f"{what} {b.change}" + (f": {'; '.join(detail)}" if detail else "")
 
 
+# A stamp that appears or disappears, by why the unstamped side is unstamped: what happened to the
+# workload, not to its sources (an ignored workload's sources were not removed).
+_STAMP_WORDS = {
+    ("added", "no-sources"): "newly stamped: it consumes a ConfigMap or Secret of the stream now",
+    ("removed", "no-sources"): "no longer stamped: it consumes no ConfigMap or Secret of the "
+    "stream now",
+    ("added", "ignored"): "newly stamped: it no longer carries the ignore annotation",
+    ("removed", "ignored"): "no longer stamped: it now carries the ignore annotation, so its stamp "
+    "annotations are removed from its pod template",
+    ("added", "no-template"): "newly stamped: it has a pod template now",
+    ("removed", "no-template"): "no longer stamped: it has no pod template now",
+}
+
+
 def _stamp_text(r: Rollout) -> str:
-    if r.stamp == "added":
-        return f"newly stamped (was {r.reason})"
-    if r.stamp == "removed":
-        return f"no longer stamped (now {r.reason})"
-    return "stamp changed"
+    if r.stamp == "changed":
+        return "stamp changed"
+    words = _STAMP_WORDS.get((r.stamp, r.reason or ""))
+    if words is not None:
+        return words
+    return (
+        f"newly stamped (was {r.reason})"
+        if r.stamp == "added"
+        else f"no longer stamped (now {r.reason})"
+    )
+
+
+def _presence_lines(report: DiffReport) -> list[str]:
+    lines = []
+    for title, found in (
+        (
+            "Created (not restarts: their first pods start with the new configuration)",
+            report.created,
+        ),
+        ("Deleted", report.deleted),
+    ):
+        if found:
+            names = ", ".join(
+                f"{w.kind} {_code(_workload_name(w.namespace, w.name))}" for w in found
+            )
+            lines += ["", f"{title}: {names}."]
+    return lines
 
 
 def markdown(report: DiffReport) -> str:
     count = len(report.rollouts)
     if not count:
         return (
-            "**confighash**: no workload restarts. No change reaches a ConfigMap or Secret "
-            "that a pod template consumes.\n"
+            "\n".join(
+                [
+                    "**confighash**: no workload restarts. No change reaches a ConfigMap or "
+                    "Secret that a pod template consumes.",
+                    *_presence_lines(report),
+                ]
+            )
+            + "\n"
         )
     noun = "workload restarts" if count == 1 else "workloads restart"
     lines = [
@@ -324,6 +366,7 @@ def markdown(report: DiffReport) -> str:
         workload = f"{r.kind} {_code(_workload_name(r.namespace, r.name))}"
         because = "<br>".join(_because_text(b) for b in r.because) or "-"
         lines.append(f"| {workload} | {_stamp_text(r)} | {because} |")
+    lines += _presence_lines(report)
     lines += ["", "Key names only: values are never shown."]
     return "\n".join(lines) + "\n"
 
@@ -354,7 +397,13 @@ def diff_json(report: DiffReport) -> dict[str, Any]:
             }
             for r in report.rollouts
         ],
+        "created": [_presence_json(w) for w in report.created],
+        "deleted": [_presence_json(w) for w in report.deleted],
     }
+
+
+def _presence_json(w: Presence) -> dict[str, Any]:
+    return {"kind": w.kind, "namespace": w.namespace, "name": w.name}
 
 
 def diff(report: DiffReport, output: str) -> str:

@@ -216,7 +216,6 @@ def test_a_dns_label_namespace_is_accepted(namespace: str) -> None:
         ["explain", "--no-strict", "--stream", "-"],
         ["explain", "--strict=true", "--stream", "-"],
         ["explain", "--allow-empty", "--stream", "-"],
-        ["diff", "--allow-empty", "a", "b"],
     ],
 )
 def test_explain_and_diff_refuse_options_they_would_ignore(argv: list[str]) -> None:
@@ -231,7 +230,7 @@ def test_diff_keeps_strict_which_fails_it_on_a_missing_reference() -> None:
 
 @pytest.mark.parametrize(
     ("command", "absent"),
-    [("explain", ["--strict", "--allow-empty"]), ("diff", ["--allow-empty"])],
+    [("explain", ["--strict", "--allow-empty"])],
 )
 def test_help_does_not_offer_the_ignored_options(command: str, absent: list[str]) -> None:
     text = run_cli([command, "--help"]).stdout.decode()

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import CORPUS, EXAMPLES
+from helpers import CORPUS, EXAMPLES, assert_failed_cleanly, envfrom_deployment, run_cli
 
 from cmp import cli, diff, pipeline
 
@@ -227,19 +227,14 @@ def test_stamp_removed_and_added(repo: dict[str, Any], scratch: Path) -> None:
         "removed",
         "ignored",
     )
-    assert rollout["because"] == [
-        {
-            "kind": "Secret",
-            "name": "prod-report-smtp",
-            "change": "removed",
-            "keys": ["password", "username"],
-            "parts": [],
-            "producedBy": None,
-        }
-    ]
+    # The workload became ignored; its Secret was not removed, so no source is listed as removed.
+    assert rollout["because"] == []
+    status, out, _ = run(["diff", f"git:{rev2}:{APP}", f"git:{rev3}:{APP}"], cwd=root)
+    assert "no longer stamped: it now carries the ignore annotation" in out
+    assert "removed" not in out.replace("are removed from its pod template", "")
     status, out, _ = run(["diff", f"git:{rev3}:{APP}", f"git:{rev2}:{APP}"], cwd=root)
-    assert "newly stamped (was ignored)" in out
-    assert "Secret `prod-report-smtp` added: keys `password`, `username`" in out
+    assert "newly stamped: it no longer carries the ignore annotation" in out
+    assert "prod-report-smtp" not in out
 
 
 def test_git_failures_leave_nothing_behind(repo: dict[str, Any], scratch: Path) -> None:
@@ -247,11 +242,11 @@ def test_git_failures_leave_nothing_behind(repo: dict[str, Any], scratch: Path) 
     before = state(root)
     # A directory that does not exist at the old revision.
     status, out, err = run(["diff", f"git:{repo['rev1']}:nowhere", APP], cwd=root)
-    assert (status, out) == (1, "")
+    assert (status, out) == (2, "")
     assert err.count("\n") == 1 and "nowhere does not exist at revision" in err
     # A revision that does not exist.
     status, out, err = run(["diff", "git:no-such-branch", APP], cwd=root)
-    assert (status, out) == (1, "")
+    assert (status, out) == (2, "")
     assert "no revision 'no-such-branch'" in err
     # kustomize fails at the old revision.
     (root / APP / "kustomization.yaml").write_text("resources: [gone.yaml]\n")
@@ -260,7 +255,7 @@ def test_git_failures_leave_nothing_behind(repo: dict[str, Any], scratch: Path) 
     git(root, "checkout", "-q", repo["rev2"])
     before = state(root)
     status, out, err = run(["diff", f"git:{broken}", APP], cwd=root)
-    assert (status, out) == (1, "")
+    assert (status, out) == (2, "")
     assert err.startswith(f"confighash: error: OLD (git:{broken}): kustomize build failed")
     assert "Traceback" not in err
     assert state(root) == before
@@ -271,7 +266,7 @@ def test_git_outside_a_repository(tmp_path: Path, scratch: Path) -> None:
     app = tmp_path / "app"
     shutil.copytree(EXAMPLES / "base", app)
     status, out, err = run(["diff", "git:HEAD", str(app)])
-    assert (status, out) == (1, "")
+    assert (status, out) == (2, "")
     assert "is not inside a git repository" in err
 
 
@@ -416,7 +411,7 @@ def test_corpus_app_against_itself_restarts_nothing(app: str) -> None:
     source = str(CORPUS / CORPUS_CHANGES[app][0])
     status, out, err = run(["diff", source, source, "-o", "json", "--exit-code"])
     assert status == 0, err
-    assert json.loads(out) == {"version": 1, "rollouts": []}
+    assert json.loads(out) == {"version": 1, "rollouts": [], "created": [], "deleted": []}
 
 
 def test_precision_object_restarts_every_reader_of_the_kubeflow_config(tmp_path: Path) -> None:
@@ -450,7 +445,7 @@ def test_usage_errors(argv: list[str], message: str) -> None:
 
 def test_a_missing_stream_file_is_one_line(tmp_path: Path) -> None:
     status, out, err = run(["diff", str(tmp_path / "nope.yaml"), str(tmp_path / "nope.yaml")])
-    assert (status, out) == (1, "")
+    assert (status, out) == (2, "")
     assert err.count("\n") == 1 and "OLD" in err and "cannot read" in err
 
 
@@ -458,7 +453,7 @@ def test_malformed_new_side_names_the_side(tmp_path: Path) -> None:
     good = tmp_path / "good.yaml"
     good.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n")
     status, out, err = run(["diff", str(good), "-"], data=b"kind: [\n")
-    assert (status, out) == (1, "")
+    assert (status, out) == (2, "")
     assert err.startswith("confighash: error: NEW: ")
 
 
@@ -512,7 +507,7 @@ def test_git_missing_is_named_as_missing_not_as_no_repository(
     (bin_dir / Path(tool).name).symlink_to(tool)
     monkeypatch.setenv("PATH", str(bin_dir))
     status, out, err = run(["diff", "git:HEAD", APP], cwd=repo["root"])
-    assert (status, out) == (1, "")
+    assert (status, out) == (2, "")
     assert "git is not installed" in err
     assert "not inside a git repository" not in err
 
@@ -526,7 +521,7 @@ def test_git_errors_show_the_repository_path_not_the_temporary_worktree(
     broken = git(root, "rev-parse", "HEAD")
     git(root, "checkout", "-q", repo["rev2"])
     status, out, err = run(["diff", f"git:{broken}", APP], cwd=root)
-    assert (status, out) == (1, "")
+    assert (status, out) == (2, "")
     assert str(scratch) not in err and "confighash-diff-" not in err
     assert f"{root.resolve()}/{APP}/gone.yaml" in err
 
@@ -535,6 +530,120 @@ def test_a_directory_missing_at_a_revision_hints_at_rev_dir(
     repo: dict[str, Any], scratch: Path
 ) -> None:
     status, out, err = run(["diff", f"git:{repo['rev1']}:nowhere", APP], cwd=repo["root"])
-    assert (status, out) == (1, "")
+    assert (status, out) == (2, "")
     assert f"git:{repo['rev1']}:DIR" in err
     assert str(repo["root"].resolve()) in err
+
+
+# Blind spots: empty sides, workloads that come and go, exit status as kubectl diff
+
+
+def _config(name: str, value: str, *, extra: str = "") -> str:
+    head = f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n{extra}"
+    return f'{head}data:\n  k: "{value}"\n'
+
+
+def _app(value: str, *workloads: str) -> bytes:
+    names = workloads or ("web",)
+    docs = [_config("cfg", value)]
+    docs += [
+        envfrom_deployment("ConfigMap/cfg").replace("name: web", f"name: {n}", 1) for n in names
+    ]
+    return "---\n".join(docs).encode()
+
+
+@pytest.mark.parametrize("empty", [b"", b"---\n", b"~\n", b"# nothing\n"])
+@pytest.mark.parametrize("side", ["OLD", "NEW"])
+def test_an_empty_side_is_refused_as_build_refuses_it(
+    tmp_path: Path, empty: bytes, side: str
+) -> None:
+    (tmp_path / "empty.yaml").write_bytes(empty)
+    (tmp_path / "app.yaml").write_bytes(_app("1"))
+    operands = ["empty.yaml", "app.yaml"] if side == "OLD" else ["app.yaml", "empty.yaml"]
+    argv = ["diff", *(str(tmp_path / o) for o in operands)]
+    for extra in ([], ["--exit-code"]):
+        line = assert_failed_cleanly(run_cli([*argv, *extra]), code=2)
+        assert line.startswith(f"confighash: error: {side} ("), line
+        assert "no objects" in line and "--allow-empty" in line
+    allowed = run_cli([*argv, "--allow-empty", "-o", "json", "--exit-code"])
+    assert allowed.code == 0, allowed
+    report = json.loads(allowed.stdout)
+    moved = [{"kind": "Deployment", "namespace": None, "name": "web"}]
+    assert report == {
+        "version": 1,
+        "rollouts": [],
+        "created": moved if side == "OLD" else [],
+        "deleted": moved if side == "NEW" else [],
+    }
+
+
+def test_the_allow_empty_parameter_accepts_an_empty_side(tmp_path: Path) -> None:
+    (tmp_path / "empty.yaml").write_bytes(b"")
+    (tmp_path / "app.yaml").write_bytes(_app("1"))
+    argv = ["diff", str(tmp_path / "app.yaml"), str(tmp_path / "empty.yaml")]
+    done = run_cli(argv, environ={"PARAM_ALLOW_EMPTY": "true"})
+    assert done.code == 0, done
+    assert "Deleted: Deployment `web`." in done.stdout.decode()
+
+
+def test_created_and_deleted_workloads_are_reported_and_are_not_restarts(tmp_path: Path) -> None:
+    (tmp_path / "old.yaml").write_bytes(_app("1", "web", "gone"))
+    (tmp_path / "new.yaml").write_bytes(_app("1", "web", "fresh"))
+    argv = ["diff", str(tmp_path / "old.yaml"), str(tmp_path / "new.yaml"), "--exit-code"]
+    done = run_cli(argv)
+    assert done.code == 0, done
+    text = done.stdout.decode()
+    assert text.startswith("**confighash**: no workload restarts.")
+    assert "Created (not restarts: their first pods start with the new configuration): " in text
+    assert "Deployment `fresh`." in text and "Deleted: Deployment `gone`." in text
+    report = json.loads(run_cli([*argv, "-o", "json"]).stdout)
+    assert report["created"] == [{"kind": "Deployment", "namespace": None, "name": "fresh"}]
+    assert report["deleted"] == [{"kind": "Deployment", "namespace": None, "name": "gone"}]
+    # With a change as well, they follow the restarts table.
+    (tmp_path / "new.yaml").write_bytes(_app("2", "web", "fresh"))
+    done = run_cli(argv)
+    assert done.code == 1, done
+    text = done.stdout.decode()
+    assert text.index("| Deployment `web` | stamp changed |") < text.index("Created (")
+
+
+def test_a_workload_that_becomes_ignored_is_not_said_to_lose_its_sources() -> None:
+    old = pipeline.analyze(_app("1"), pipeline.Options())
+    ignored = _app("1").replace(
+        b"  name: web\n", b'  name: web\n  annotations:\n    confighash.dev/ignore: "true"\n'
+    )
+    new = pipeline.analyze(ignored, pipeline.Options())
+    (rollout,) = diff.compare(old, new, "confighash.dev").rollouts
+    assert (rollout.stamp, rollout.reason, rollout.because) == ("removed", "ignored", ())
+    (back,) = diff.compare(new, old, "confighash.dev").rollouts
+    assert (back.stamp, back.reason, back.because) == ("added", "ignored", ())
+    # A workload that stops consuming its sources does lose them, and says which.
+    bare = b"---\n".join(
+        [
+            _config("cfg", "1").encode(),
+            envfrom_deployment().replace("        envFrom:\n", "").encode(),
+        ]
+    )
+    new = pipeline.analyze(bare, pipeline.Options())
+    (gone,) = diff.compare(old, new, "confighash.dev").rollouts
+    assert (gone.stamp, gone.reason) == ("removed", "no-sources")
+    assert [(b.name, b.change) for b in gone.because] == [("cfg", "removed")]
+
+
+@pytest.mark.parametrize("exit_code", [[], ["--exit-code"]])
+def test_exit_status_follows_kubectl_diff(tmp_path: Path, exit_code: list[str]) -> None:
+    """0 no restarts; 1 restarts, with --exit-code only; 2 an error, with or without it."""
+    (tmp_path / "a.yaml").write_bytes(_app("1"))
+    (tmp_path / "b.yaml").write_bytes(_app("2"))
+    a, b = str(tmp_path / "a.yaml"), str(tmp_path / "b.yaml")
+    assert run_cli(["diff", a, a, *exit_code]).code == 0
+    assert run_cli(["diff", a, b, *exit_code]).code == (1 if exit_code else 0)
+    # failures: a missing file, a malformed side, --strict on an unresolved reference, usage
+    assert_failed_cleanly(run_cli(["diff", a, str(tmp_path / "nope.yaml"), *exit_code]), code=2)
+    (tmp_path / "bad.yaml").write_bytes(b"kind: [\n")
+    assert_failed_cleanly(run_cli(["diff", a, str(tmp_path / "bad.yaml"), *exit_code]), code=2)
+    (tmp_path / "dangling.yaml").write_bytes(envfrom_deployment("ConfigMap/absent").encode())
+    strict = run_cli(["diff", a, str(tmp_path / "dangling.yaml"), "--strict", *exit_code])
+    assert (strict.code, strict.stdout) == (2, b"")
+    assert "--strict is set" in strict.error_line
+    assert_failed_cleanly(run_cli(["diff", a, *exit_code]), code=2)
