@@ -55,10 +55,23 @@ class Presence(NamedTuple):
     name: str | None
 
 
+class Immutable(NamedTuple):
+    """An ``immutable: true`` ConfigMap or Secret that the change would alter: the API server
+    rejects the update (ValidateConfigMapUpdate, ValidateSecretUpdate in k8s.io/kubernetes
+    pkg/apis/core/validation/validation.go), so the sync fails."""
+
+    kind: str
+    namespace: str | None
+    name: str
+    keys: tuple[str, ...]  # the keys whose content changed, appeared or disappeared
+    unset: bool  # NEW no longer says immutable: true, which is rejected as well
+
+
 class DiffReport(NamedTuple):
     rollouts: tuple[Rollout, ...]
     created: tuple[Presence, ...] = ()  # in the NEW stream's order
     deleted: tuple[Presence, ...] = ()  # in the OLD stream's order
+    immutable: tuple[Immutable, ...] = ()  # in the NEW stream's order
 
     @property
     def restarts(self) -> bool:
@@ -123,6 +136,26 @@ def _because(old: Plan, new: Plan) -> tuple[Because, ...]:
     return tuple(found)
 
 
+def _immutable_changes(old: Analysis, new: Analysis) -> tuple[Immutable, ...]:
+    """Every source that is immutable on the OLD side (what the cluster holds after the last
+    sync) and whose data NEW changes, or that NEW no longer marks immutable."""
+    before = {
+        (s.kind, s.namespace, s.name): s for s in old.sources if s.origin is None and s.immutable
+    }
+    found: list[Immutable] = []
+    for source in new.sources:
+        held = before.get((source.kind, source.namespace, source.name))
+        if held is None or source.origin is not None or source.name is None:
+            continue
+        was, now = held.entries, source.entries
+        keys = tuple(sorted(k for k in was.keys() | now.keys() if was.get(k) != now.get(k)))
+        if keys or not source.immutable:
+            found.append(
+                Immutable(source.kind, source.namespace, source.name, keys, not source.immutable)
+            )
+    return tuple(found)
+
+
 # A stamp added or removed for one of these reasons says nothing about the sources: the workload
 # itself became (or stopped being) ignored, a Job, or template-less. Only "no-sources" means the
 # sources came or went.
@@ -155,7 +188,7 @@ def compare(old: Analysis, new: Analysis, prefix: str) -> DiffReport:
             stamp, reason = "changed", None
         because = () if reason in _STATUS_CHANGES else _because(old_plan, new_plan)
         rollouts.append(Rollout(*key, stamp, because, reason))
-    return DiffReport(tuple(rollouts), created, deleted)
+    return DiffReport(tuple(rollouts), created, deleted, _immutable_changes(old, new))
 
 
 # Operands: what OLD and NEW name.

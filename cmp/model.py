@@ -43,6 +43,7 @@ class Source(NamedTuple):
     # ``entries`` hold the producer's content-deciding parts, not what the pod will see.
     origin: str | None = None
     target: str | None = None
+    immutable: bool = False  # ``immutable: true``: the API server rejects any change of its data
 
     @property
     def name(self) -> str | None:

@@ -363,6 +363,8 @@ def analyze(data: bytes, opts: Options, *, explain: bool = False) -> Analysis:
     findings = Findings()
     pieces, docs = stream.split(data)
     found = read(docs, opts, keys, findings, explain=explain)
+    for source in found.sources:
+        sources.check_size(source, findings)
     index = sources.SourceIndex.build(found.sources, findings)
     plans = [plan(w, index, opts, keys, findings) for w in found.workloads]
     if explain:

@@ -325,6 +325,26 @@ def _stamp_text(r: Rollout) -> str:
     )
 
 
+def _immutable_lines(report: DiffReport) -> list[str]:
+    lines = []
+    for c in report.immutable:
+        what = f"{c.kind} {_code(_workload_name(c.namespace, c.name))}"
+        changes = []
+        if c.keys:
+            label = "key" if len(c.keys) == 1 else "keys"
+            changes.append(f"its data changes ({label} {', '.join(_code(k) for k in c.keys)})")
+        if c.unset:
+            changes.append("NEW no longer sets `immutable: true`")
+        lines += [
+            "",
+            f"**The sync will fail**: {what} is `immutable: true` and {' and '.join(changes)}; "
+            "the API server rejects that update. Give the new content a new name (for example "
+            "a kustomize generator's hash suffix, or a versioned name) and point its consumers at "
+            "it.",
+        ]
+    return lines
+
+
 def _presence_lines(report: DiffReport) -> list[str]:
     lines = []
     for title, found in (
@@ -351,6 +371,7 @@ def markdown(report: DiffReport) -> str:
                     "**confighash**: no workload restarts. No change reaches a ConfigMap or "
                     "Secret that a pod template consumes.",
                     *_presence_lines(report),
+                    *_immutable_lines(report),
                 ]
             )
             + "\n"
@@ -367,6 +388,7 @@ def markdown(report: DiffReport) -> str:
         because = "<br>".join(_because_text(b) for b in r.because) or "-"
         lines.append(f"| {workload} | {_stamp_text(r)} | {because} |")
     lines += _presence_lines(report)
+    lines += _immutable_lines(report)
     lines += ["", "Key names only: values are never shown."]
     return "\n".join(lines) + "\n"
 
@@ -399,6 +421,16 @@ def diff_json(report: DiffReport) -> dict[str, Any]:
         ],
         "created": [_presence_json(w) for w in report.created],
         "deleted": [_presence_json(w) for w in report.deleted],
+        "immutable": [
+            {
+                "kind": c.kind,
+                "namespace": c.namespace,
+                "name": c.name,
+                "keys": list(c.keys),
+                "immutableUnset": c.unset,
+            }
+            for c in report.immutable
+        ],
     }
 
 

@@ -12,6 +12,12 @@ from cmp.errors import InputError
 from cmp.model import Findings, Identity, Source, SourceKind
 
 SOURCE_KINDS: frozenset[str] = frozenset({"ConfigMap", "Secret"})
+# The API server's limit on a ConfigMap's or Secret's data: core.MaxSecretSize = 1 * 1024 * 1024
+# (k8s.io/kubernetes v1.37.2 pkg/apis/core/types.go). ValidateConfigMap and ValidateSecret
+# (pkg/apis/core/validation/validation.go) add up len(value) of every value, never the keys: for
+# a ConfigMap, data (UTF-8 bytes) plus binaryData (decoded bytes); for a Secret, data decoded,
+# with stringData already merged into it. More than this is rejected; exactly this is not.
+MAX_DATA_SIZE = 1 * 1024 * 1024
 
 
 def _string_map(obj: nodes.Node, field: str, where: str) -> dict[str, str]:
@@ -52,9 +58,38 @@ def visible_entries(obj: nodes.Node, kind: SourceKind, where: str) -> dict[str, 
     return entries
 
 
+def _immutable(obj: nodes.Node, where: str) -> bool:
+    """``immutable: true``; any other value (absent, false, not a boolean) counts as mutable."""
+    value = nodes.get_present(obj, "immutable", where, "")
+    if value is None or nodes.scalar_type(value) != "bool":
+        return False
+    return nodes.get_bool(obj, "immutable", where, "")
+
+
 def read_source(obj: nodes.Node, identity: Identity, ignored: bool) -> Source:
     kind: SourceKind = "ConfigMap" if identity.kind == "ConfigMap" else "Secret"
-    return Source(identity, kind, visible_entries(obj, kind, identity.where), ignored)
+    entries = visible_entries(obj, kind, identity.where)
+    return Source(identity, kind, entries, ignored, immutable=_immutable(obj, identity.where))
+
+
+def data_size(source: Source) -> int:
+    """The bytes the API server counts against MAX_DATA_SIZE: the sum of the values' lengths."""
+    return sum(len(value) for value in source.entries.values())
+
+
+def check_size(source: Source, findings: Findings) -> None:
+    """Warn about a ConfigMap or Secret the API server would refuse to store (too much data)."""
+    if source.origin is not None:
+        return
+    size = data_size(source)
+    if size > MAX_DATA_SIZE:
+        findings.add(
+            source.identity.where,
+            f"{source.kind} {source.name} holds {size} bytes of data, over the API server's "
+            f"limit of {MAX_DATA_SIZE} bytes (1 MiB, the sum of its values' lengths): it cannot "
+            "be stored, and the sync will fail",
+            "too-large",
+        )
 
 
 class SourceIndex(NamedTuple):

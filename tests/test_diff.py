@@ -411,7 +411,13 @@ def test_corpus_app_against_itself_restarts_nothing(app: str) -> None:
     source = str(CORPUS / CORPUS_CHANGES[app][0])
     status, out, err = run(["diff", source, source, "-o", "json", "--exit-code"])
     assert status == 0, err
-    assert json.loads(out) == {"version": 1, "rollouts": [], "created": [], "deleted": []}
+    assert json.loads(out) == {
+        "version": 1,
+        "rollouts": [],
+        "created": [],
+        "deleted": [],
+        "immutable": [],
+    }
 
 
 def test_precision_object_restarts_every_reader_of_the_kubeflow_config(tmp_path: Path) -> None:
@@ -574,6 +580,7 @@ def test_an_empty_side_is_refused_as_build_refuses_it(
         "rollouts": [],
         "created": moved if side == "OLD" else [],
         "deleted": moved if side == "NEW" else [],
+        "immutable": [],
     }
 
 
