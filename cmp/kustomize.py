@@ -1,45 +1,22 @@
-"""The one place confighash runs another program: ``kustomize build``.
+"""The kustomize renderer: ``kustomize build`` (or ``kubectl kustomize``) of a directory.
 
-How the process is handled, under Argo CD and in a terminal alike:
-
-- kustomize stays in confighash's process group. Argo CD starts the generate command as the leader
-  of a new group and, at its deadline, SIGKILLs that command at once (Go's exec.CommandContext)
-  while it sends SIGTERM to the whole group, then SIGKILL 5 s later. confighash may get no chance
-  to run any code, so only a kustomize in the same group is reliably reached; one in a group of
-  its own would outlive a killed confighash. In a terminal, Ctrl-C reaches it the same way.
-- When confighash itself receives SIGTERM or SIGINT, or its timeout expires, it ends kustomize and
-  everything kustomize started: the signal (SIGTERM on timeout), up to GRACE_S to exit, then
-  SIGKILL after freezing the tree with SIGSTOP, parents first, so that nothing forks away. On
-  Linux confighash is a child subreaper during the build, so orphans inside the tree stay found.
-- Each build gets a private TMPDIR under $TMPDIR, removed afterwards: kustomize's and helm's
-  scratch files never outlive the run and never collide with concurrent runs.
-- On failure, kustomize's stderr becomes one line with Secret values redacted (cmp.scrub); on
-  success, what it said (a deprecation warning) is passed on the same way, as a warning.
+The process is run by :mod:`cmp.runner`, which every renderer shares: kustomize stays in
+confighash's process group, is ended with everything it started on a signal or at the timeout,
+and gets a private TMPDIR under $TMPDIR, removed afterwards. On failure, kustomize's stderr
+becomes one line with Secret values redacted (cmp.scrub); on success, what it said (a deprecation
+warning) is passed on the same way, as a warning.
 """
 
 from __future__ import annotations
 
-import ctypes
 import os
-import selectors
 import shutil
-import signal
-import subprocess
-import sys
-import tempfile
-import threading
-import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager, suppress
-from types import FrameType
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
-from cmp.errors import RenderError, Stopped
+from cmp import runner
+from cmp.errors import RenderError
 
 Which = Callable[[str], "str | None"]
-GRACE_S = 1.0  # after forwarding SIGTERM/SIGINT, how long the tree may take before SIGKILL
-PIPE_GRACE_S = 1.0  # after kustomize exits, how long a process it left may hold its output open
-_POLL_S = 0.05
-_PR_SET_CHILD_SUBREAPER = 36
 
 
 def command(explicit: str | None, which: Which | None = None, path: str | None = None) -> list[str]:
@@ -61,173 +38,6 @@ def command(explicit: str | None, which: Which | None = None, path: str | None =
     if found is not None:
         return [found, "kustomize"]
     raise RenderError("neither kustomize nor kubectl is on PATH (set --kustomize or KUSTOMIZE_BIN)")
-
-
-# --- the process tree kustomize starts ---------------------------------------------------------
-
-
-def _set_subreaper(on: bool) -> bool:
-    """Make this process adopt orphans of its descendants (Linux), so none can slip away."""
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        return bool(libc.prctl(_PR_SET_CHILD_SUBREAPER, int(on), 0, 0, 0) == 0)
-    except (OSError, AttributeError):
-        return False
-
-
-def _proc_table() -> dict[int, tuple[int, str]] | None:
-    """pid -> (parent pid, state) of every process, from /proc; None without /proc."""
-    try:
-        names = os.listdir("/proc")
-    except OSError:
-        return None
-    table: dict[int, tuple[int, str]] = {}
-    for name in names:
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/stat", "rb") as f:
-                fields = f.read().rsplit(b")", 1)[-1].split()
-            table[int(name)] = (int(fields[1]), fields[0].decode("ascii", "replace"))
-        except (OSError, IndexError, ValueError):
-            continue
-    return table
-
-
-def _children(pid: int, table: dict[int, tuple[int, str]]) -> set[int]:
-    return {p for p, (parent, _) in table.items() if parent == pid}
-
-
-class _Tree:
-    """kustomize and every live process it started, parents before children."""
-
-    def __init__(self, process: subprocess.Popen[bytes], before: set[int]) -> None:
-        self.process = process
-        self.before = before  # children this process had before kustomize started
-
-    def members(self) -> list[int]:
-        table = _proc_table()
-        if table is None:
-            return [self.process.pid] if self.process.poll() is None else []
-        roots = _children(os.getpid(), table) - self.before
-        below: dict[int, list[int]] = {}
-        for pid, (parent, _) in table.items():
-            below.setdefault(parent, []).append(pid)
-        order: list[int] = []
-        queue = sorted(roots)
-        while queue:
-            pid = queue.pop(0)
-            order.append(pid)
-            queue += sorted(below.get(pid, []))
-        return [p for p in order if table.get(p, (0, "Z"))[1] not in ("Z", "X")]
-
-
-def _signal_all(pids: list[int], signum: int) -> None:
-    for pid in pids:
-        with suppress(ProcessLookupError, PermissionError):
-            os.kill(pid, signum)
-
-
-def _kill_tree(tree: _Tree) -> None:
-    """SIGKILL the whole tree; freeze it first (parents first) so that nothing forks away."""
-    stopped: list[int] = []
-    for _ in range(50):
-        new = [p for p in tree.members() if p not in stopped]
-        if not new:
-            break
-        _signal_all(new, signal.SIGSTOP)
-        stopped += new
-    _signal_all(stopped, signal.SIGKILL)
-    with suppress(subprocess.TimeoutExpired):
-        tree.process.wait(timeout=GRACE_S)
-    for pid in stopped:  # reap the orphans this process adopted
-        if pid != tree.process.pid:
-            with suppress(ChildProcessError, OSError):
-                os.waitpid(pid, os.WNOHANG)
-
-
-def _stop(tree: _Tree, signum: int) -> None:
-    """Pass ``signum`` to every process of the tree; SIGKILL what is left after GRACE_S."""
-    _signal_all(tree.members(), signum)
-    deadline = time.monotonic() + GRACE_S
-    while time.monotonic() < deadline:
-        tree.process.poll()
-        if not tree.members():
-            break
-        time.sleep(_POLL_S)
-    _kill_tree(tree)
-
-
-@contextmanager
-def _catch_signals() -> Iterator[list[int]]:
-    """Record SIGTERM and SIGINT instead of dying, so the tree can be stopped first."""
-    received: list[int] = []
-    if threading.current_thread() is not threading.main_thread():
-        yield received
-        return
-
-    def record(signum: int, _frame: FrameType | None) -> None:
-        received.append(signum)
-
-    previous = {s: signal.signal(s, record) for s in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        yield received
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-
-
-class _Outcome:
-    def __init__(self) -> None:
-        self.stdout = bytearray()
-        self.stderr = bytearray()
-        self.signal: int | None = None
-        self.timed_out = False
-
-
-def _communicate(tree: _Tree, timeout: float | None, received: list[int]) -> _Outcome:
-    process = tree.process
-    assert process.stdout is not None and process.stderr is not None
-    outcome = _Outcome()
-    buffers = {process.stdout.fileno(): outcome.stdout, process.stderr.fileno(): outcome.stderr}
-    with selectors.DefaultSelector() as selector:
-        for fd in buffers:
-            os.set_blocking(fd, False)
-            selector.register(fd, selectors.EVENT_READ)
-        deadline = None if timeout is None else time.monotonic() + timeout
-        exited_at: float | None = None
-        stragglers_killed = False
-        while selector.get_map():
-            for key, _ in selector.select(timeout=_POLL_S):
-                fd = int(key.fd)
-                try:
-                    chunk = os.read(fd, 1 << 16)
-                except BlockingIOError:
-                    continue
-                if chunk:
-                    buffers[fd] += chunk
-                else:
-                    selector.unregister(fd)
-            if received:
-                outcome.signal = received[0]
-                _stop(tree, received[0])
-                break
-            if deadline is not None and time.monotonic() > deadline:
-                outcome.timed_out = True
-                _stop(tree, signal.SIGTERM)
-                break
-            if process.poll() is not None:
-                exited_at = exited_at or time.monotonic()
-                waited = time.monotonic() - exited_at
-                if not stragglers_killed and waited > PIPE_GRACE_S:
-                    _kill_tree(tree)  # something kustomize started still holds its output
-                    stragglers_killed = True
-                elif waited > 2 * PIPE_GRACE_S:
-                    break
-    process.wait()
-    return outcome
 
 
 def build(
@@ -252,63 +62,25 @@ def build(
     line redacted as an error's would be.
     """
     argv = [*prefix, directory, *options]
-    try:
-        scratch_dir = tempfile.TemporaryDirectory(
-            prefix="confighash-", dir=tmpdir, ignore_cleanup_errors=True
+    with runner.scratch(tmpdir) as scratch:
+        done = runner.run(
+            argv,
+            env={**env, "TMPDIR": scratch},
+            what="kustomize build",
+            name="kustomize",
+            timeout=timeout,
+            started=started,
         )
-    except OSError:
-        where = tmpdir if tmpdir is not None else tempfile.gettempdir()
-        raise RenderError(
-            f"TMPDIR={where} is not a writable directory; set TMPDIR to one"
-        ) from None
-    with scratch_dir as scratch:
-        table = _proc_table()
-        before = _children(os.getpid(), table) if table is not None else set()
-        adopted = _set_subreaper(True)
-        try:
-            with _catch_signals() as received:
-                try:
-                    process = subprocess.Popen(
-                        argv,
-                        stdin=subprocess.DEVNULL,
-                        stdout=subprocess.PIPE,
-                        stderr=subprocess.PIPE,
-                        env={**env, "TMPDIR": scratch},
-                    )
-                except OSError as exc:
-                    raise RenderError(f"cannot run {argv[0]}: {exc.strerror}") from None
-                if started is not None:
-                    started()
-                with process:
-                    outcome = _communicate(_Tree(process, before), timeout, received)
-                if received and outcome.signal is None:  # arrived as kustomize finished
-                    outcome.signal = received[0]
-        finally:
-            if adopted:
-                _set_subreaper(False)
-    if outcome.signal is not None:
-        name = signal.Signals(outcome.signal).name
-        raise Stopped(
-            f"stopped by {name}; kustomize and everything it started were ended", outcome.signal
-        )
-    if outcome.timed_out:
-        raise RenderError(
-            f"kustomize build did not finish within {timeout:g} s and was stopped "
-            "(the limit is --timeout or CONFIGHASH_TIMEOUT)"
-        )
-    code = process.returncode
-    if code < 0:
-        raise RenderError(f"kustomize build was killed by {signal.Signals(-code).name}")
-    if code != 0:
-        detail = _redacted(outcome.stderr, directory, redact)
-        raise RenderError(f"kustomize build failed (exit {code}): {detail}")
-    if warn is not None and outcome.stderr.strip():
-        warn(_redacted(outcome.stderr, directory, redact))
-    return bytes(outcome.stdout)
+    if done.code != 0:
+        detail = redacted(done.stderr, directory, redact)
+        raise RenderError(f"kustomize build failed (exit {done.code}): {detail}")
+    if warn is not None and done.stderr.strip():
+        warn(redacted(done.stderr, directory, redact))
+    return done.stdout
 
 
-def _redacted(stderr: bytearray, directory: str, redact: Iterable[str]) -> str:
-    """kustomize's stderr as one line, without the Secret values in ``directory`` or ``redact``."""
+def redacted(stderr: bytes, directory: str, redact: Iterable[str]) -> str:
+    """A program's stderr as one line, without the Secret values in ``directory`` or ``redact``."""
     from cmp import scrub  # noqa: PLC0415  (only a build that spoke has a message to redact)
 
     values = scrub.sensitive_values(directory) | set(redact)
