@@ -16,7 +16,7 @@ import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, BinaryIO, NoReturn, TextIO
 
-from cmp import __version__, settings
+from cmp import __version__, overrides, settings
 from cmp import commands as reports
 from cmp.annotations import DEFAULT_PREFIX
 from cmp.errors import ConfighashError, Stopped, UsageError
@@ -338,17 +338,21 @@ def run(args: argparse.Namespace, environ: Mapping[str, str], stdin: BinaryIO) -
             said.append(Problem("kustomize", line, "kustomize-warning", strictable=False))
 
         prefix = kustomize.command(conf.kustomize, path=conf.path)
-        return kustomize.build(
-            prefix,
-            directory,
-            conf.build_options(args.passthrough),
-            env=environ,
-            timeout=conf.timeout,
-            tmpdir=conf.tmpdir,
-            redact=_key_values(key),
-            started=started,
-            warn=warn,
-        )
+        edits = conf.kustomize_overrides  # spec.source.kustomize's options, as kustomize edits
+        with overrides.applied(
+            edits, prefix, directory, env=environ, timeout=conf.timeout, tmpdir=conf.tmpdir
+        ) as target:
+            return kustomize.build(
+                prefix,
+                target,
+                conf.build_options(args.passthrough),
+                env=environ,
+                timeout=conf.timeout,
+                tmpdir=conf.tmpdir,
+                redact=_key_values(key),
+                started=started,
+                warn=warn,
+            )
 
     data = b""
     if args.command == "build":

@@ -31,6 +31,10 @@ kustomize build options are split by who sets them: the administrator's apply to
 and may be anything; an Application's ``build-options`` are accepted only when every option name is
 in the administrator's allowlist (see :func:`check_app_options`).
 
+Argo CD's ``spec.source.kustomize`` options (``namePrefix``, ``images``, ``replicas`` ...) are
+plugin parameters of the same names and types (string, array, map), read only from
+``ARGOCD_APP_PARAMETERS`` and checked by :func:`cmp.overrides.parse`.
+
 Every error reads ``invalid setting NAME: ...`` and says where the value came from.
 """
 
@@ -41,6 +45,7 @@ from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
+from cmp import overrides
 from cmp.annotations import DEFAULT_PREFIX, AnnotationKeys
 from cmp.digest import prepare_key
 from cmp.errors import SettingsError
@@ -119,6 +124,7 @@ class Settings(NamedTuple):
     kube_api_versions: tuple[str, ...] = ()
     tmpdir: str | None = None
     path: str | None = None  # PATH, to find kustomize
+    kustomize_overrides: overrides.Overrides = overrides.Overrides()  # spec.source.kustomize's
     # where each plugin parameter's value came from: "--flag", "parameter", "PARAM_X",
     # "ARGOCD_ENV_x" or "default"
     origins: Mapping[str, str] = MappingProxyType({})
@@ -135,7 +141,7 @@ def _param_suffix(name: str) -> str:
     return "".join(c if c.isascii() and (c.isalnum() or c == "_") else "_" for c in name.upper())
 
 
-def _parameters(environ: Mapping[str, str]) -> dict[str, tuple[str, str]]:
+def _parameters(environ: Mapping[str, str]) -> dict[str, tuple[Any, str]]:
     """The Application's parameters that are set: name -> (value, where it came from)."""
     raw = environ.get("ARGOCD_APP_PARAMETERS")
     if raw is None:  # no plugin block (discovery), or not run by Argo CD: PARAM_* if any
@@ -158,15 +164,23 @@ def _parameters(environ: Mapping[str, str]) -> dict[str, tuple[str, str]]:
     return _json_parameters(items)
 
 
-def _json_parameters(items: list[Any]) -> dict[str, tuple[str, str]]:
-    found: dict[str, tuple[str, str]] = {}
+def _json_parameters(items: list[Any]) -> dict[str, tuple[Any, str]]:
+    found: dict[str, tuple[Any, str]] = {}
     seen: set[str] = set()
     for item in items:
         name = item.get("name") if isinstance(item, dict) else None
         if not isinstance(name, str):
             raise SettingsError("ARGOCD_APP_PARAMETERS", "has an entry without a name")
+        if name in overrides.PARAMETERS:
+            if name in seen:
+                raise SettingsError(name, "parameter given twice")
+            seen.add(name)
+            value = _typed(name, item)
+            if value:  # an empty string, array or map: not set
+                found[name] = (value, f"parameter {name}")
+            continue
         if name not in PARAMETER_DEFAULTS:
-            known = ", ".join(PARAMETER_DEFAULTS)
+            known = ", ".join([*PARAMETER_DEFAULTS, *overrides.PARAMETERS])
             raise SettingsError(name, f"unknown parameter (confighash knows: {known})")
         if name in seen:
             raise SettingsError(name, "parameter given twice")
@@ -179,6 +193,26 @@ def _json_parameters(items: list[Any]) -> dict[str, tuple[str, str]]:
         if value:  # only a name, or an empty string: not set
             found[name] = (value, f"parameter {name}")
     return found
+
+
+def _typed(name: str, item: dict[str, Any]) -> str | list[str] | dict[str, str] | None:
+    """A kustomize option's value, of the type its ApplicationSourceKustomize field has: an array
+    parameter for a list, a map parameter for a map, a string parameter for the rest."""
+    kind = overrides.PARAMETERS[name]
+    want = kind if kind in ("array", "map") else "string"
+    given = [key for key in ("string", "array", "map") if key in item and item[key] is not None]
+    if any(key != want for key in given):
+        raise SettingsError(name, f"must be {'an' if want == 'array' else 'a'} {want} parameter")
+    value = item.get(want)
+    if want == "array" and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+        raise SettingsError(name, "must be an array parameter of strings")
+    if want == "map" and not (
+        isinstance(value, dict) and all(isinstance(v, str) for v in value.values())
+    ):
+        raise SettingsError(name, "must be a map parameter of strings")
+    if want == "string" and not isinstance(value, str):
+        raise SettingsError(name, "must be a string parameter")
+    return value
 
 
 def _bool(name: str, value: str, origin: str) -> bool:
@@ -398,6 +432,11 @@ def resolve(environ: Mapping[str, str], flags: Flags | None = None) -> Settings:
     api_versions = tuple(
         v.strip() for v in environ.get("KUBE_API_VERSIONS", "").split(",") if v.strip()
     )
+    # kubeVersion and apiVersions replace the cluster's, as GetKubeVersionOrDefault and
+    # GetAPIVersionsOrDefault do in argo-cd pkg/apis/application/v1alpha1/types.go
+    kustomize_options = overrides.parse(
+        {name: value for name, value in params.items() if name in overrides.PARAMETERS}, environ
+    )
     return Settings(
         namespace=flags.namespace or environ.get("ARGOCD_APP_NAMESPACE") or None,
         annotation_prefix=prefix,
@@ -414,8 +453,9 @@ def resolve(environ: Mapping[str, str], flags: Flags | None = None) -> Settings:
         timeout=timeout,
         admin_build_options=tuple(admin.split()),
         app_build_options=app,
-        kube_version=environ.get("KUBE_VERSION") or None,
-        kube_api_versions=api_versions,
+        kube_version=kustomize_options.kube_version or environ.get("KUBE_VERSION") or None,
+        kube_api_versions=kustomize_options.api_versions or api_versions,
+        kustomize_overrides=kustomize_options,
         tmpdir=environ.get("TMPDIR") or None,
         path=environ.get("PATH"),
         origins=origins,

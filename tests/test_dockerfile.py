@@ -19,6 +19,8 @@ from typing import Any
 import pytest
 import yaml
 
+from cmp import overrides
+
 ROOT = Path(__file__).resolve().parent.parent
 DOCKERFILE = ROOT / "Dockerfile"
 DOCKERIGNORE = ROOT / ".dockerignore"
@@ -348,10 +350,17 @@ def check_plugin_config(cfg: dict[str, Any], *, discovery: bool) -> None:
         _check_keys("announcement", announcement)
         assert isinstance(announcement["title"], str) and announcement["title"]
         assert isinstance(announcement["tooltip"], str) and len(announcement["tooltip"]) > 20
-        assert "collectionType" not in announcement  # all are plain strings
-    defaults = {a["name"]: a["string"] for a in static}
-    assert defaults == EXPECTED_PARAMETERS
-    assert all(type(v) is str for v in defaults.values())
+        # an array or map announcement says so and has an empty default of its type
+        collection = announcement.get("collectionType")
+        if collection is None:
+            assert not {"array", "map"} & set(announcement)
+        else:
+            assert collection in ("array", "map"), announcement
+            assert announcement[collection] in ([], {}) and "string" not in announcement
+    defaults = {a["name"]: a.get("string", a.get("array", a.get("map"))) for a in static}
+    assert {k: v for k, v in defaults.items() if k in EXPECTED_PARAMETERS} == EXPECTED_PARAMETERS
+    assert set(defaults) - set(EXPECTED_PARAMETERS) == set(overrides.PARAMETERS) - {"version"}
+    assert all(type(v) is str for k, v in defaults.items() if k in EXPECTED_PARAMETERS)
     assert len(static) == len(defaults), "duplicate parameter name"
 
 

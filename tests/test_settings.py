@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from cmp import settings
+from cmp import overrides, settings
 from cmp.errors import SettingsError
 from cmp.settings import Flags, resolve
 
@@ -42,8 +42,19 @@ def test_defaults_are_the_announced_ones() -> None:
 
 def test_defaults_match_plugin_yaml() -> None:
     plugin = yaml.safe_load((Path(__file__).parents[1] / "plugin.yaml").read_text())
-    announced = {p["name"]: p["string"] for p in plugin["spec"]["parameters"]["static"]}
+    static = plugin["spec"]["parameters"]["static"]
+    announced = {p["name"]: p["string"] for p in static if p["name"] in settings.PARAMETER_DEFAULTS}
     assert announced == settings.PARAMETER_DEFAULTS
+    # the kustomize options: every one but version (which a plugin cannot honour), with its type
+    kinds = {p["name"]: p.get("collectionType", "string") for p in static}
+    expected = {n: k for n, k in overrides.PARAMETERS.items() if n != "version"}
+    assert {n: k for n, k in kinds.items() if n not in settings.PARAMETER_DEFAULTS} == {
+        n: "string" if k == "boolean" else k for n, k in expected.items()
+    }
+    booleans = {
+        p["name"]: p["string"] for p in static if overrides.PARAMETERS.get(p["name"]) == "boolean"
+    }
+    assert set(booleans.values()) == {"false"}
 
 
 # --- precedence ---------------------------------------------------------------------------------
