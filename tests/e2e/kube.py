@@ -436,9 +436,10 @@ class ControlPlane:
             )
         return result
 
-    def get(self, *args: str) -> dict[str, object]:
+    def get(self, *args: str, namespace: str | None = None) -> dict[str, Any]:
         """``kubectl get ... -o json``, parsed."""
-        parsed: dict[str, object] = json.loads(self.kubectl("get", *args, "-o", "json").stdout)
+        done = self.kubectl("get", *args, "-o", "json", namespace=namespace)
+        parsed: dict[str, Any] = json.loads(done.stdout)
         return parsed
 
 
