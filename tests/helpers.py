@@ -171,3 +171,73 @@ def corpus_target(render: Path) -> Path:
     found = search(source, parts)
     assert found is not None, f"no kustomization for {render}"
     return found
+
+
+WORKLOAD_APIS = {
+    "Deployment": "apps/v1",
+    "StatefulSet": "apps/v1",
+    "DaemonSet": "apps/v1",
+    "ReplicaSet": "apps/v1",
+    "ReplicationController": "v1",
+    "Job": "batch/v1",
+    "CronJob": "batch/v1",
+}
+
+
+def config_source(
+    kind: str, name: str, data: dict[str, str], labels: dict[str, str] | None = None
+) -> str:
+    """A ConfigMap (``data``) or Secret (``stringData``) ``name`` holding ``data``, as YAML."""
+    metadata: dict[str, Any] = {"name": name}
+    if labels:
+        metadata["labels"] = labels
+    field = "data" if kind == "ConfigMap" else "stringData"
+    obj = {"apiVersion": "v1", "kind": kind, "metadata": metadata, field: data}
+    return yaml.safe_dump(obj, sort_keys=False)
+
+
+def workload(kind: str, name: str, *reads: str) -> str:
+    """A ``kind`` (a key of WORKLOAD_APIS) ``name`` that the real API server accepts: selector,
+    matching labels, one container. The container reads each of ``reads``: ``"ConfigMap/cm"`` or
+    ``"Secret/s"`` whole through envFrom, ``"ConfigMap/cm/key"`` one key through env valueFrom."""
+    refs = {
+        "ConfigMap": ("configMapRef", "configMapKeyRef"),
+        "Secret": ("secretRef", "secretKeyRef"),
+    }
+    env_from: list[dict[str, Any]] = []
+    env: list[dict[str, Any]] = []
+    for read in reads:
+        source_kind, source, *key = read.split("/")
+        whole, one = refs[source_kind]
+        if key:
+            env.append(
+                {"name": f"V{len(env)}", "valueFrom": {one: {"name": source, "key": key[0]}}}
+            )
+        else:
+            env_from.append({whole: {"name": source}})
+    container: dict[str, Any] = {"name": "app", "image": "registry.example/app:1"}
+    container.update({"envFrom": env_from} if env_from else {})
+    container.update({"env": env} if env else {})
+    labels = {"app": name}
+    pod: dict[str, Any] = {"containers": [container]}
+    if kind in ("Job", "CronJob"):
+        pod["restartPolicy"] = "Never"
+    template = {"metadata": {"labels": dict(labels)}, "spec": pod}  # copies: no YAML aliases
+    spec: dict[str, Any]
+    if kind == "CronJob":
+        spec = {"schedule": "0 0 1 1 *", "jobTemplate": {"spec": {"template": template}}}
+    elif kind == "Job":
+        spec = {"template": template}
+    elif kind == "ReplicationController":
+        spec = {"selector": dict(labels), "template": template}
+    else:
+        spec = {"selector": {"matchLabels": labels}, "template": template}
+        if kind == "StatefulSet":
+            spec["serviceName"] = name
+    obj = {
+        "apiVersion": WORKLOAD_APIS[kind],
+        "kind": kind,
+        "metadata": {"name": name},
+        "spec": spec,
+    }
+    return yaml.safe_dump(obj, sort_keys=False)
