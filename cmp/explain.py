@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from cmp import digest
+from cmp import digest, order
 from cmp.annotations import AnnotationKeys
 from cmp.model import Identity, Problem, Source
-from cmp.pipeline import Analysis, Options, Plan, Use, keys_read
+from cmp.pipeline import Analysis, Options, Plan, Use, keys_read, order_verdict
 
 SCHEMA_VERSION = 1
 
@@ -47,6 +47,11 @@ class SourceUse(NamedTuple):
     annotation: str | None  # the annotation key on the pod template, when stamped
     produced_by: tuple[str, str] | None  # (kind, name) of a SealedSecret or ExternalSecret
     paths: tuple[str, ...]  # where the pod spec refers to it
+    position: order.Position = order.SYNC  # where the sync applies it (a producer: the producer)
+    # in place before the workload's new pods start (docs/sync-order.md); None: not checked, as
+    # the sync starts no new pods of an ignored workload, a bare Pod or a PodTemplate
+    in_time: bool | None = True
+    fix: str | None = None  # when not in time: what to change
 
 
 class Unresolved(NamedTuple):
@@ -71,6 +76,7 @@ class WorkloadReport(NamedTuple):
     ignored_sources: tuple[tuple[str, str], ...]  # (kind, name) left out by their annotation
     unresolved: tuple[Unresolved, ...]
     warnings: tuple[str, ...]
+    position: order.Position = order.SYNC  # where Argo CD's sync applies it
 
 
 class Report(NamedTuple):
@@ -96,6 +102,8 @@ def _source_use(use: Use, plan: Plan, opts: Options, keys: AnnotationKeys) -> So
     stamped = plan.status == "stamped"
     source = use.source
     produced_by = (source.identity.kind, source.identity.name or "") if source.origin else None
+    verdict = order_verdict(plan.workload, use)
+    checked = plan.status in ("stamped", "job")  # as pipeline.plan checks them
     return SourceUse(
         kind=use.kind,
         name=use.name,
@@ -107,6 +115,9 @@ def _source_use(use: Use, plan: Plan, opts: Options, keys: AnnotationKeys) -> So
         annotation=keys.source(use.kind, use.name) if stamped else None,
         produced_by=produced_by,
         paths=tuple(ref.path for ref in use.refs),
+        position=source.position or order.SYNC,
+        in_time=verdict.ok if checked else None,
+        fix=verdict.fix if checked and not verdict.ok else None,
     )
 
 
@@ -178,6 +189,7 @@ def _workload(
             Unresolved(r.kind, r.name, r.via, r.path, r.optional, r.keys) for r in plan.unresolved
         ),
         warnings=tuple(_warnings(plan, analysis.problems, analysis.sources)),
+        position=plan.workload.position or order.SYNC,
     )
 
 
@@ -206,6 +218,7 @@ def to_json(report: Report) -> dict[str, Any]:
                 "stamped": w.stamped,
                 "reason": w.reason,
                 "checksum": w.checksum,
+                "sync": sync_json(w.position),
                 "sources": [
                     {
                         "kind": s.kind,
@@ -220,6 +233,8 @@ def to_json(report: Report) -> dict[str, Any]:
                         if s.produced_by is None
                         else {"kind": s.produced_by[0], "name": s.produced_by[1]},
                         "paths": list(s.paths),
+                        "sync": sync_json(s.position),
+                        "syncOrder": {"inTime": s.in_time, "fix": s.fix},
                     }
                     for s in w.sources
                 ],
@@ -240,4 +255,16 @@ def to_json(report: Report) -> dict[str, Any]:
             for w in report.workloads
         ],
         "warnings": list(report.warnings),
+    }
+
+
+def sync_json(position: order.Position) -> dict[str, Any]:
+    """Where Argo CD's sync applies an object: its phases (none when it never does), wave, kind
+    rank (docs/sync-order.md) and whether it is a hook."""
+    return {
+        "phase": position.phase,
+        "phases": list(position.phases),
+        "wave": position.wave,
+        "hook": position.hook,
+        "kindOrder": order.kind_rank(position.kind),
     }

@@ -6,7 +6,10 @@ and a plugin that Argo CD starts for every render pays its start-up every time.
 
 from __future__ import annotations
 
-from typing import Literal, NamedTuple
+from typing import TYPE_CHECKING, Literal, NamedTuple
+
+if TYPE_CHECKING:
+    from cmp.order import Position
 
 SourceKind = Literal["ConfigMap", "Secret"]
 Precision = Literal["key", "object"]
@@ -44,6 +47,8 @@ class Source(NamedTuple):
     origin: str | None = None
     target: str | None = None
     immutable: bool = False  # ``immutable: true``: the API server rejects any change of its data
+    # Where Argo CD's sync applies the object (for a produced Secret: its producer); None: unread
+    position: Position | None = None
 
     @property
     def name(self) -> str | None:

@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping
 from types import MappingProxyType
 from typing import Literal, NamedTuple
 
-from cmp import digest, edit, generated, nodes, sources, stream, workloads
+from cmp import digest, edit, generated, nodes, order, sources, stream, workloads
 from cmp.annotations import DEFAULT_PREFIX, AnnotationKeys
 from cmp.errors import InputError
 from cmp.model import Findings, Identity, Precision, Problem, Ref, Source
@@ -125,12 +125,30 @@ def _identity(obj: nodes.Node, doc: stream.Document, item: int | None, opts: Opt
     return Identity(doc.index, doc.line, kind, namespace, name, item)
 
 
-def _is_ignored(obj: nodes.Node, identity: Identity, keys: AnnotationKeys) -> bool:
+def _annotations(obj: nodes.Node, identity: Identity) -> nodes.MappingNode | None:
     metadata = nodes.get_map(obj, "metadata", identity.where, "")
-    annotations = nodes.get_map(metadata, "annotations", identity.where, "metadata")
+    return nodes.get_map(metadata, "annotations", identity.where, "metadata")
+
+
+def _is_ignored(
+    annotations: nodes.MappingNode | None, identity: Identity, keys: AnnotationKeys
+) -> bool:
     if annotations is None:
         return False
     return nodes.get_str(annotations, keys.ignore, identity.where, "metadata.annotations") == "true"
+
+
+def _position(annotations: nodes.MappingNode | None, identity: Identity) -> order.Position:
+    """Where Argo CD's sync applies the object, from its sync-wave and hook annotations (a value
+    that is not a string is left out: such an object fails to apply anyway)."""
+    if annotations is None:
+        return order.position(identity.kind, identity.name, {})
+    found: dict[str, str] = {}
+    for key in order.ANNOTATIONS:
+        value = nodes.get_present(annotations, key, identity.where, "metadata.annotations")
+        if value is not None and nodes.scalar_type(value) == "str":
+            found[key] = str(value.value)
+    return order.position(identity.kind, identity.name, found)
 
 
 def read(
@@ -157,16 +175,27 @@ def read(
             continue
         for obj, prefix, item in _objects(root, doc):
             identity = _identity(obj, doc, item, opts)
-            ignored = _is_ignored(obj, identity, keys)
+            annotations = _annotations(obj, identity)
+            ignored = _is_ignored(annotations, identity, keys)
+            position = _position(annotations, identity)
+            if position.wave_text is not None:
+                findings.add(
+                    identity.where,
+                    f'{order.SYNC_WAVE} "{position.wave_text}" is not an integer: Argo CD '
+                    f"ignores it and applies the object in wave {position.wave}",
+                    "malformed-sync-wave",
+                    strictable=False,
+                )
             if identity.kind in sources.SOURCE_KINDS:
-                found.sources.append(sources.read_source(obj, identity, ignored))
+                read_one = sources.read_source(obj, identity, ignored)
+                found.sources.append(read_one._replace(position=position))
                 continue
             api_version = nodes.get_str(obj, "apiVersion", identity.where, "")
             group = workloads.api_group(api_version)
             if identity.kind in generated.GENERATOR_KINDS:
                 source = generated.read_generated(obj, identity, group, ignored)
                 if source is not None:
-                    found.sources.append(source)
+                    found.sources.append(source._replace(position=position))
                 continue
             workload = workloads.scan(
                 obj,
@@ -178,6 +207,7 @@ def read(
                 unstamped=explain,
             )
             if workload is not None:
+                workload = workload._replace(position=position)
                 (found.ignored_workloads if ignored else found.workloads).append(workload)
     return found
 
@@ -257,6 +287,51 @@ def _warn_missing_keys(workload: Workload, uses: tuple[Use, ...], findings: Find
                 )
 
 
+def order_verdict(workload: Workload, use: Use) -> order.Verdict:
+    """Whether ``use``'s source is applied, and exists, before the workload's new pods start."""
+    source = use.source
+    return order.check(
+        workload.position or order.SYNC, source.position or order.SYNC, source.origin is not None
+    )
+
+
+def _warn_order(workload: Workload, uses: tuple[Use, ...], findings: Findings) -> None:
+    """One warning per source that Argo CD's sync order puts in place too late for the pods."""
+    here = workload.position or order.SYNC
+    for use in uses:
+        verdict = order_verdict(workload, use)
+        if verdict.ok:
+            continue
+        source = use.source
+        at = source.position or order.SYNC
+        ns = workload.identity.namespace
+        shown = f"{ns}/{use.name}" if ns else use.name
+        kind = workload.identity.kind
+        if source.origin is not None:
+            producer = f"{source.origin} {source.identity.name}"
+            text = (
+                f"new pods can start before Secret {shown} exists: its producer {producer} is "
+                f"{at.at}, this {kind} at {here}, and the controller writes the Secret only "
+                f"after {producer} is applied"
+            )
+        elif verdict.problem == "deleted":
+            text = (
+                f"{use.kind} {shown} is deleted once the sync succeeds, so pods that start later "
+                f"fail: it is a hook with delete policy HookSucceeded, {at.at}, this {kind} at "
+                f"{here}"
+            )
+        else:
+            text = (
+                f"new pods can start before {use.kind} {shown} is applied: it is {at.at}, "
+                f"this {kind} at {here}"
+            )
+        findings.add(
+            workload.identity.where,
+            f"{text}; {verdict.fix} (see docs/sync-order.md)",
+            "sync-order",
+        )
+
+
 def plan(
     workload: Workload,
     index: sources.SourceIndex,
@@ -278,6 +353,8 @@ def plan(
                 "unresolved-ref",
             )
     _warn_missing_keys(workload, resolution.uses, findings)
+    if workload.stampable:  # a bare Pod is read only to explain it; build never sees it
+        _warn_order(workload, resolution.uses, findings)
     uses = resolution.uses
     unresolved = resolution.unresolved
     skipped = resolution.ignored_sources

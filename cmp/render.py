@@ -15,9 +15,10 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # imported lazily: the CLI builds its parser from the formats below
     from cmp.diff import Because, DiffReport, Presence, Rollout
     from cmp.explain import Report, SourceUse, WorkloadReport
+    from cmp.order import Position
 
 EXPLAIN_FORMATS = ("table", "json", "yaml", "dot", "mermaid", "markdown")
-TABLE_HEADER = ("KIND", "SOURCE", "VIA", "DIGEST", "KEYS")
+TABLE_HEADER = ("KIND", "SOURCE", "VIA", "DIGEST", "SYNC", "KEYS")
 # A column is as wide as its longest cell up to this; a longer cell shifts only its own row, as
 # one long name should not push every other row of the table to the right.
 MAX_CELL = 40
@@ -65,13 +66,25 @@ def _digest_cell(s: SourceUse, keyed: bool) -> str:
     return "withheld (unkeyed Secret)" if not keyed else "-"
 
 
+def _sync_cell(position: Position) -> str:
+    """Phase/wave, as in the SYNC column: ``Sync/0``, ``PreSync/-1 hook``, ``never``."""
+    if position.phase is None:
+        return "never"
+    return f"{position.phase}/{position.wave}" + (" hook" if position.hook else "")
+
+
+def _source_sync_cell(s: SourceUse) -> str:
+    return _sync_cell(s.position) + (" LATE" if s.in_time is False else "")
+
+
 def _status_line(w: WorkloadReport) -> str:
     head = f"{w.kind} {_workload_name(w.namespace, w.name)}"
+    sync = f"; sync {_sync_cell(w.position)}"
     if w.stamped:
-        return f"{head}: stamped"
+        return f"{head}: stamped{sync}"
     from cmp.explain import REASONS  # noqa: PLC0415
 
-    return f"{head}: not stamped, {REASONS.get(w.reason or '', w.reason or 'unknown')}"
+    return f"{head}: not stamped, {REASONS.get(w.reason or '', w.reason or 'unknown')}{sync}"
 
 
 def table(report: Report) -> str:
@@ -83,7 +96,8 @@ def table(report: Report) -> str:
             rows.append(f"  checksum {checksum}")
         for s in w.sources:
             digest = _digest_cell(s, report.keyed)
-            rows.append((s.kind, _source_name(s), ", ".join(s.via), digest, _keys_cell(s)))
+            row = (s.kind, _source_name(s), ", ".join(s.via), digest, _source_sync_cell(s))
+            rows.append((*row, _keys_cell(s)))
         for kind, name in w.ignored_sources:
             rows.append(f"  ignored {kind} {_clean(name)} (carries the ignore annotation)")
         for u in w.unresolved:
@@ -94,7 +108,8 @@ def table(report: Report) -> str:
             )
         rows += [f"  warning: {_clean(text)}" for text in w.warnings]
     cells = [TABLE_HEADER, *(r for r in rows if isinstance(r, tuple))]
-    widths = [min(MAX_CELL, max(len(c[i]) for c in cells)) for i in range(4)] + [0]
+    last = len(TABLE_HEADER) - 1
+    widths = [min(MAX_CELL, max(len(c[i]) for c in cells)) for i in range(last)] + [0]
     rows.insert(0, TABLE_HEADER)
     lines = []
     for r in rows:

@@ -7,6 +7,7 @@ from typing import NamedTuple
 from cmp import nodes
 from cmp.layout import Layout, block_layout
 from cmp.model import Findings, Identity, Ref, SourceKind, Via
+from cmp.order import Position
 
 TEMPLATE = ("spec", "template")
 CRONJOB_TEMPLATE = ("spec", "jobTemplate", "spec", "template")
@@ -85,6 +86,7 @@ class Workload(NamedTuple):
     site: TemplateSite | None  # None when the object has no pod template (a Rollout's workloadRef)
     update_strategy: str | None = None  # spec.updateStrategy.type of a StatefulSet or DaemonSet
     stampable: bool = True  # False for a bare Pod or a PodTemplate, read only to explain them
+    position: Position | None = None  # where Argo CD's sync applies it; None: unread
 
 
 class _Scan:
