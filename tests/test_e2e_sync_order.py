@@ -1,0 +1,320 @@
+"""The sync-order traps against a real API server: a sync, wave by wave, as Argo CD runs it.
+
+Each fixture app of tests/fixtures/sync-order/ is synced twice into its own namespace of a real
+kube-apiserver v1.37.2 with kube-controller-manager (tests/e2e/kube.py): once as rendered, then with
+its configuration changed. Each sync applies the objects the way gitops-engine v3.6.1's sync does
+(cmp/order.py cites the rules): phase by phase, wave by wave, and inside a wave kind group by kind
+group; a hook is deleted and created again (BeforeHookCreation) and, with HookSucceeded, deleted
+once the sync is done; a Skip hook is never applied.
+
+The deployment controller is real: the new ReplicaSet of a Deployment appears when it does. The
+controllers of SealedSecret and ExternalSecret are not: a stand-in writes the produced Secret once
+the producer's wave is over, which is when Argo CD's health checks let the sync go on (its
+SealedSecret and ExternalSecret health checks are Healthy once the Secret is written). No kubelet
+runs, so "the new pods start" is observed as the new ReplicaSet (a Deployment) or the new Job (a
+hook Job, whose pods the job controller would create at once).
+
+What is checked, for each trap: in the warned version the new ReplicaSet or Job exists while the
+consumed source still holds the old content (or does not exist, or is deleted after the sync); in
+the fixed version the source holds the new content when it appears, and still does after the sync.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import re
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import pytest
+import yaml
+from e2e.kube import ControlPlane
+from helpers import run_cli, template_annotations
+
+from cmp import order
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[1]
+BUILD_KUBE = ROOT / "tests" / "e2e" / "build-kube"
+BUILD_TIMEOUT_S = 3600
+ROLL_TIMEOUT_S = 60.0
+FIXTURES = ROOT / "tests" / "fixtures" / "sync-order"
+LOADER = getattr(yaml, "CBaseLoader", yaml.BaseLoader)  # every scalar a string, as on the wire
+CHECKSUM = "confighash.dev/checksum"
+PRODUCERS = {"SealedSecret", "ExternalSecret"}
+# The configuration change of the second sync: one value of each kind of source.
+CHANGES = (
+    (b"level: info", b"level: debug"),
+    (b"property: password\n", b"property: password-v2\n"),
+    (b"token: AgBy3i4OJSWK+PiTySYZZA9rO43cGDEq", b"token: AgBy3i4OJSWK+PiTySYZZA9rO43cGDEr"),
+)
+
+
+class Trap(NamedTuple):
+    workload: tuple[str, str]  # kind, name
+    source: tuple[str, str]  # kind, name of what the pods read (a produced Secret: the Secret)
+
+
+TRAPS = {
+    "wave-after-consumer": Trap(("Deployment", "web"), ("ConfigMap", "web-config")),
+    "external-secret-same-wave": Trap(("Deployment", "web"), ("Secret", "web-db")),
+    "sealed-secret-same-wave": Trap(("Deployment", "web"), ("Secret", "web-token")),
+    "presync-hook-reads-sync-config": Trap(("Job", "migrate"), ("ConfigMap", "migrate-config")),
+    "helm-hook-reads-sync-config": Trap(("Job", "migrate"), ("ConfigMap", "migrate-config")),
+    "skipped-source": Trap(("Deployment", "web"), ("ConfigMap", "web-config")),
+    "hook-succeeded-source": Trap(("Deployment", "web"), ("ConfigMap", "web-config")),
+    "malformed-wave": Trap(("Deployment", "web"), ("ConfigMap", "web-config")),
+}
+
+# Just enough of the two producers' CRDs for the API server to store them.
+CRDS = "".join(
+    f"""---
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: {plural}.{group}
+spec:
+  group: {group}
+  scope: Namespaced
+  names: {{kind: {kind}, plural: {plural}, singular: {kind.lower()}}}
+  versions:
+  - name: {version}
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema: {{type: object, x-kubernetes-preserve-unknown-fields: true}}
+"""
+    for group, version, kind, plural in (
+        ("bitnami.com", "v1alpha1", "SealedSecret", "sealedsecrets"),
+        ("external-secrets.io", "v1", "ExternalSecret", "externalsecrets"),
+    )
+)
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
+    """etcd, kube-apiserver and kube-controller-manager, built on first use; never skips."""
+    proc = subprocess.run(
+        [str(BUILD_KUBE)], capture_output=True, text=True, timeout=BUILD_TIMEOUT_S, check=False
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"tests/e2e/build-kube failed:\n{proc.stderr[-4000:]}")
+    bin_dir = Path(proc.stdout.strip().splitlines()[-1])
+    with ControlPlane(bin_dir, tmp_path_factory.mktemp("kube-sync-order")) as plane:
+        plane.kubectl("apply", "--server-side", "-f", "-", stdin=CRDS.encode())
+        for plural in ("sealedsecrets.bitnami.com", "externalsecrets.external-secrets.io"):
+            plane.kubectl("wait", "--for=condition=Established", f"crd/{plural}", "--timeout=60s")
+        yield plane
+
+
+def split(stream: bytes) -> list[tuple[bytes, dict[str, Any]]]:
+    found = []
+    for text in re.split(rb"(?m)^---[ \t]*\n", stream):
+        obj = yaml.load(text, Loader=LOADER)
+        if isinstance(obj, dict):
+            found.append((text if text.endswith(b"\n") else text + b"\n", obj))
+    return found
+
+
+def render(app: Path, namespace: str) -> tuple[bytes, bytes]:
+    """The stamped stream of ``app`` in ``namespace``, before and after the configuration change."""
+    environ = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp")}
+    built = run_cli(["build", str(app)], environ=environ)
+    assert built.code == 0, built.stderr
+    first = re.sub(rb"(?m)^(\s*namespace: )shop$", rb"\g<1>" + namespace.encode(), built.stdout)
+    changed = first
+    for old, new in CHANGES:
+        changed = changed.replace(old, new)
+    assert changed != first
+    restamped = run_cli(["stamp", "-"], changed)  # stamping again updates the stamps
+    assert restamped.code == 0, restamped.stderr
+    return first, restamped.stdout
+
+
+class Task(NamedTuple):
+    phase: str
+    position: order.Position
+    text: bytes
+    obj: dict[str, Any]
+
+
+def tasks(stream: bytes) -> list[Task]:
+    """One task per object and sync phase, sorted as syncTasks.Less sorts them."""
+    found = []
+    for text, obj in split(stream):
+        annotations = obj["metadata"].get("annotations") or {}
+        position = order.position(obj["kind"], obj["metadata"]["name"], annotations)
+        for phase in position.phases:  # a Skip hook has none: never applied
+            found.append(Task(phase, position, text, obj))
+    return sorted(
+        found,
+        key=lambda t: (
+            order.PHASE_ORDER[t.phase],
+            t.position.wave,
+            order.kind_rank(t.position.kind),
+            t.position.name,
+        ),
+    )
+
+
+def _spec_digest(obj: dict[str, Any]) -> bytes:
+    return hashlib.sha256(json.dumps(obj.get("spec"), sort_keys=True).encode()).hexdigest().encode()
+
+
+def produced_secret(obj: dict[str, Any], namespace: str) -> bytes:
+    """The Secret a producer's controller would write: its content follows the producer's spec."""
+    spec = obj.get("spec") or {}
+    target = (spec.get("target") or {}).get("name") or (
+        ((spec.get("template") or {}).get("metadata") or {}).get("name")
+    )
+    data = base64.b64encode(_spec_digest(obj)).decode()
+    return (
+        f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: {target}\n  namespace: {namespace}\n"
+        f"data:\n  value: {data}\n"
+    ).encode()
+
+
+class Observation(NamedTuple):
+    started: bool  # the new ReplicaSet or Job appeared
+    source_new_at_start: bool  # ... and the source held the new content then
+    source_new_after: bool  # the source holds the new content once the sync is over
+
+
+class Sync:
+    def __init__(self, cluster: ControlPlane, namespace: str, trap: Trap, stream: bytes) -> None:
+        self.cluster = cluster
+        self.namespace = namespace
+        self.trap = trap
+        self.stream = stream
+        self.started = False
+        self.new_at_start = False
+
+    def kubectl(self, *args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[str]:
+        return self.cluster.kubectl(*args, namespace=self.namespace, stdin=stdin)
+
+    def apply(self, text: bytes) -> None:
+        self.kubectl("apply", "--server-side", "--force-conflicts", "-f", "-", stdin=text)
+
+    def expected_source(self) -> dict[str, str] | None:
+        """The data the source should hold after this sync, as the API server returns it."""
+        kind, name = self.trap.source
+        for _, obj in split(self.stream):
+            if obj["kind"] in PRODUCERS:
+                secret = yaml.load(produced_secret(obj, self.namespace), Loader=LOADER)
+                if secret["metadata"]["name"] == name and kind == "Secret":
+                    return dict(secret["data"])
+            elif (obj["kind"], obj["metadata"]["name"]) == (kind, name):
+                return dict(obj.get("data") or {})
+        return None
+
+    def source_is_new(self) -> bool:
+        kind, name = self.trap.source
+        done = self.cluster.kubectl(
+            "get", f"{kind.lower()}/{name}", "-o", "json", namespace=self.namespace, check=False
+        )
+        if done.returncode != 0:
+            return False  # not there at all
+        return bool(json.loads(done.stdout).get("data") == self.expected_source())
+
+    def wait_started(self, obj: dict[str, Any]) -> None:
+        """The workload's new pods start: its new ReplicaSet exists (a Job: the Job itself)."""
+        if obj["kind"] == "Job":
+            self.started, self.new_at_start = True, self.source_is_new()
+            return
+        checksum = template_annotations(obj)[CHECKSUM]
+        deadline = time.monotonic() + ROLL_TIMEOUT_S
+        while time.monotonic() < deadline:
+            sets = json.loads(self.kubectl("get", "replicasets", "-o", "json").stdout)["items"]
+            for rs in sets:
+                annotations = rs["spec"]["template"]["metadata"].get("annotations") or {}
+                if annotations.get(CHECKSUM) == checksum:
+                    self.started, self.new_at_start = True, self.source_is_new()
+                    return
+            time.sleep(0.2)
+        raise AssertionError(f"no ReplicaSet of {obj['metadata']['name']} with stamp {checksum}")
+
+    def delete(self, task: Task) -> None:
+        kind, name = task.obj["kind"], task.obj["metadata"]["name"]
+        self.kubectl("delete", f"{kind.lower()}/{name}", "--ignore-not-found")
+
+    def run_step(self, step: list[Task]) -> None:
+        """One phase and wave: kind group after kind group (runTasks), then its health wait."""
+        groups: list[list[Task]] = []
+        for task in step:
+            if groups and groups[-1][0].obj["kind"] == task.obj["kind"]:
+                groups[-1].append(task)
+            else:
+                groups.append([task])
+        for group in groups:
+            for task in group:
+                if task.position.hook:  # BeforeHookCreation, the default policy
+                    self.delete(task)
+                self.apply(task.text)
+            for task in group:
+                if (task.obj["kind"], task.obj["metadata"]["name"]) == self.trap.workload:
+                    self.wait_started(task.obj)
+        # the wave is over once it is healthy: the producers' controllers have written
+        for task in step:
+            if task.obj["kind"] in PRODUCERS:
+                self.apply(produced_secret(task.obj, self.namespace))
+
+    def run(self) -> Observation:
+        steps: dict[tuple[str, int], list[Task]] = {}
+        for task in tasks(self.stream):  # sorted: the steps come in sync order
+            steps.setdefault((task.phase, task.position.wave), []).append(task)
+        for step in steps.values():
+            self.run_step(step)
+        for step in steps.values():  # the sync succeeded: HookSucceeded hooks go
+            for task in step:
+                if task.position.hook and task.position.deleted_on_success:
+                    self.delete(task)
+        return Observation(self.started, self.new_at_start, self.source_is_new())
+
+
+def sync_twice(cluster: ControlPlane, trap: str, side: str) -> Observation:
+    namespace = f"{trap}-{side}"[:63]
+    cluster.kubectl("create", "namespace", namespace)
+    first, second = render(FIXTURES / trap / side, namespace)
+    kind, name = TRAPS[trap].workload
+    if kind == "Deployment":  # the change rolls it: its stamp changes
+        stamps = [
+            template_annotations(o)[CHECKSUM]
+            for stream in (first, second)
+            for _, o in split(stream)
+            if (o["kind"], o["metadata"]["name"]) == (kind, name)
+        ]
+        assert len(set(stamps)) == 2, stamps
+    Sync(cluster, namespace, TRAPS[trap], first).run()
+    return Sync(cluster, namespace, TRAPS[trap], second).run()
+
+
+def test_every_trap_is_synced() -> None:
+    assert sorted(TRAPS) == sorted(p.name for p in FIXTURES.iterdir() if p.is_dir())
+
+
+@pytest.mark.parametrize("trap", sorted(TRAPS))
+def test_the_warned_version_starts_pods_without_the_new_config(
+    cluster: ControlPlane, trap: str
+) -> None:
+    seen = sync_twice(cluster, trap, "bad")
+    if trap == "hook-succeeded-source":  # there when the pods start, deleted after the sync
+        assert seen == Observation(True, True, False)
+    elif trap == "skipped-source":  # never applied at all
+        assert seen == Observation(True, False, False)
+    else:  # the new ReplicaSet or Job is there before the new content
+        assert seen == Observation(True, False, True)
+
+
+@pytest.mark.parametrize("trap", sorted(TRAPS))
+def test_the_fixed_version_starts_pods_with_the_new_config(
+    cluster: ControlPlane, trap: str
+) -> None:
+    seen = sync_twice(cluster, trap, "fixed")
+    assert seen == Observation(True, True, True)
