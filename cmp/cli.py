@@ -337,6 +337,20 @@ def run(args: argparse.Namespace, environ: Mapping[str, str], stdin: BinaryIO) -
         def warn(line: str) -> None:
             said.append(Problem("kustomize", line, "kustomize-warning", strictable=False))
 
+        from cmp import renderers  # noqa: PLC0415
+
+        kind = renderers.source_type(conf.source_type, directory)
+        renderers.check_options(kind, directory, conf)
+        if kind != "kustomize":  # a Helm chart or a plain directory
+            return renderers.render(
+                kind,
+                directory,
+                conf,
+                environ,
+                redact=_key_values(key),
+                started=started,
+                warn=lambda line: said.append(Problem(kind, line, f"{kind}-warning", False)),
+            )
         prefix = kustomize.command(conf.kustomize, path=conf.path)
         edits = conf.kustomize_overrides  # spec.source.kustomize's options, as kustomize edits
         with overrides.applied(

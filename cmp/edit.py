@@ -25,6 +25,7 @@ except AttributeError:  # PyYAML built without libyaml
     _Dumper = yaml.SafeDumper
 
 Owned = Callable[[str], bool]
+_STR = "tag:yaml.org,2002:str"
 
 
 class Splice(NamedTuple):
@@ -215,7 +216,25 @@ def reemit(text: str, changes: Sequence[Change], where: str, line: int) -> str:
         return text
     for change in changes:
         _apply_change(root, change)
+    if isinstance(root, nodes.MappingNode) and text[len(bom) :].lstrip().startswith("{"):
+        return bom + json_text(root) + "\n"  # a JSON document (a directory's .json) stays JSON
     out: str = yaml.serialize(root, Dumper=_Dumper, allow_unicode=True, width=80)
     if out.endswith("\n...\n"):
         out = out[: -len("...\n")]  # libyaml ends a document whose last scalar is "|+" with "..."
     return bom + out
+
+
+def json_text(node: nodes.Node) -> str:
+    """A document composed from JSON, as JSON on one line: a plain scalar (a number, ``true``,
+    ``false``, ``null``) as written, any other scalar as a JSON string. Argo CD reads a stream with
+    YAML, of which this is a subset, so it reads the same values."""
+    if isinstance(node, nodes.MappingNode):
+        items = (f"{json_text(k)}: {json_text(v)}" for k, v in node.value)
+        return "{" + ", ".join(items) + "}"
+    if isinstance(node, nodes.SequenceNode):
+        return "[" + ", ".join(json_text(item) for item in node.value) + "]"
+    if isinstance(node, nodes.ScalarNode) and not node.style and node.tag != _STR:
+        return str(node.value)
+    import json  # noqa: PLC0415
+
+    return json.dumps(node.value)

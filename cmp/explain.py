@@ -153,6 +153,13 @@ def _warnings(plan: Plan, problems: list[Problem], sources: list[Source]) -> lis
             f"a bare {identity.kind} is never stamped: recreate it to pick up a change of "
             + ", ".join(f"{u.kind} {u.name}" for u in plan.uses)
         )
+    site = plan.workload.site
+    found += [  # Helm's convention (helm.sh docs, "Automatically Roll Deployments")
+        f"the pod template also carries {key}, the chart's own digest; it stays as the chart "
+        "writes it, beside confighash's annotations"
+        for key in sorted(site.annotations_text if site is not None else ())
+        if key.startswith("checksum/")
+    ]
     for use in plan.uses:
         if use.source.origin is not None:
             found.append(

@@ -45,7 +45,7 @@ from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
-from cmp import overrides
+from cmp import overrides, renderers
 from cmp.annotations import DEFAULT_PREFIX, AnnotationKeys
 from cmp.digest import prepare_key
 from cmp.errors import SettingsError
@@ -63,6 +63,7 @@ PARAMETER_DEFAULTS: dict[str, str] = {
     "precision": "key",
     "allow-empty": "false",
     "build-options": "",
+    "source-type": "auto",
 }
 BOOLEAN_PARAMETERS = ("strict", "include-jobs", "include-image-pull-secrets", "allow-empty")
 _TRUE = ("true", "1")
@@ -128,6 +129,8 @@ class Settings(NamedTuple):
     # where each plugin parameter's value came from: "--flag", "parameter", "PARAM_X",
     # "ARGOCD_ENV_x" or "default"
     origins: Mapping[str, str] = MappingProxyType({})
+    source_type: str = "auto"  # auto, kustomize, helm or directory (cmp.renderers)
+    source_options: renderers.SourceOptions = renderers.SourceOptions()  # helm, directory
 
     def build_options(self, passthrough: Sequence[str] = ()) -> list[str]:
         """Options for ``kustomize build``: the administrator's, the Application's, the ones after
@@ -164,6 +167,16 @@ def _parameters(environ: Mapping[str, str]) -> dict[str, tuple[Any, str]]:
     return _json_parameters(items)
 
 
+def _source_parameter(
+    name: str, item: dict[str, Any], seen: set[str], found: dict[str, tuple[Any, str]]
+) -> None:
+    if name in seen:
+        raise SettingsError(name, "parameter given twice")
+    seen.add(name)
+    if typed := renderers.typed(name, item):
+        found[name] = (typed, f"parameter {name}")
+
+
 def _json_parameters(items: list[Any]) -> dict[str, tuple[Any, str]]:
     found: dict[str, tuple[Any, str]] = {}
     seen: set[str] = set()
@@ -171,6 +184,9 @@ def _json_parameters(items: list[Any]) -> dict[str, tuple[Any, str]]:
         name = item.get("name") if isinstance(item, dict) else None
         if not isinstance(name, str):
             raise SettingsError("ARGOCD_APP_PARAMETERS", "has an entry without a name")
+        if name in renderers.PARAMETERS:  # spec.source.helm's and spec.source.directory's
+            _source_parameter(name, item, seen, found)
+            continue
         if name in overrides.PARAMETERS:
             if name in seen:
                 raise SettingsError(name, "parameter given twice")
@@ -437,6 +453,7 @@ def resolve(environ: Mapping[str, str], flags: Flags | None = None) -> Settings:
     kustomize_options = overrides.parse(
         {name: value for name, value in params.items() if name in overrides.PARAMETERS}, environ
     )
+    source = renderers.parse({n: v for n, v in params.items() if n in renderers.PARAMETERS})
     return Settings(
         namespace=flags.namespace or environ.get("ARGOCD_APP_NAMESPACE") or None,
         annotation_prefix=prefix,
@@ -458,6 +475,10 @@ def resolve(environ: Mapping[str, str], flags: Flags | None = None) -> Settings:
         kustomize_overrides=kustomize_options,
         tmpdir=environ.get("TMPDIR") or None,
         path=environ.get("PATH"),
+        source_type=renderers.check_source_type(
+            text("source-type", None), origins.get("source-type", "default")
+        ),
+        source_options=source,
         origins=origins,
     )
 

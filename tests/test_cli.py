@@ -278,9 +278,12 @@ def test_broken_kustomization_passes_on_kustomizes_message(tmp_path: Path) -> No
     assert "missing-resource.yaml" in line  # kustomize's own words
 
 
-def test_build_of_a_directory_without_kustomization_fails_cleanly(tmp_path: Path) -> None:
+def test_build_of_a_directory_without_kustomization_or_manifests_fails_cleanly(
+    tmp_path: Path,
+) -> None:
+    # no kustomization file and no Chart.yaml: a plain directory, as Argo CD finds it (issue 11)
     line = assert_failed_cleanly(run_cli(["build", str(tmp_path)], environ=_environ()))
-    assert "kustomiz" in line
+    assert "the stream has no objects" in line
 
 
 def _app_reading_outside_its_directory(tmp_path: Path) -> Path:

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
-from cmp import overrides
+from cmp import overrides, renderers
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCKERFILE = ROOT / "Dockerfile"
@@ -36,6 +36,7 @@ EXPECTED_PARAMETERS = {
     "precision": "key",
     "allow-empty": "false",
     "build-options": "",
+    "source-type": "auto",
 }
 
 # Field names argocd-cmp-server knows (cmpserver/plugin/config.go and
@@ -359,7 +360,9 @@ def check_plugin_config(cfg: dict[str, Any], *, discovery: bool) -> None:
             assert announcement[collection] in ([], {}) and "string" not in announcement
     defaults = {a["name"]: a.get("string", a.get("array", a.get("map"))) for a in static}
     assert {k: v for k, v in defaults.items() if k in EXPECTED_PARAMETERS} == EXPECTED_PARAMETERS
-    assert set(defaults) - set(EXPECTED_PARAMETERS) == set(overrides.PARAMETERS) - {"version"}
+    assert set(defaults) - set(EXPECTED_PARAMETERS) == (
+        set(overrides.PARAMETERS) - {"version"}
+    ) | set(renderers.PARAMETERS)
     assert all(type(v) is str for k, v in defaults.items() if k in EXPECTED_PARAMETERS)
     assert len(static) == len(defaults), "duplicate parameter name"
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from cmp import overrides, settings
+from cmp import overrides, renderers, settings
 from cmp.errors import SettingsError
 from cmp.settings import Flags, resolve
 
@@ -48,6 +48,7 @@ def test_defaults_match_plugin_yaml() -> None:
     # the kustomize options: every one but version (which a plugin cannot honour), with its type
     kinds = {p["name"]: p.get("collectionType", "string") for p in static}
     expected = {n: k for n, k in overrides.PARAMETERS.items() if n != "version"}
+    expected |= renderers.PARAMETERS  # spec.source.helm's and spec.source.directory's
     assert {n: k for n, k in kinds.items() if n not in settings.PARAMETER_DEFAULTS} == {
         n: "string" if k == "boolean" else k for n, k in expected.items()
     }
