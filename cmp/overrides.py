@@ -24,14 +24,14 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
-import subprocess
-import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from cmp.errors import RenderError, SettingsError
+
+if TYPE_CHECKING:  # shutil, subprocess, tempfile and yaml are imported only when editing
+    import tempfile
 
 # name -> the plugin parameter's type; the names are those of ApplicationSourceKustomize (argo-cd
 # pkg/apis/application/v1alpha1/types.go), in the order Build() applies them
@@ -467,7 +467,13 @@ def edit_commands(ov: Overrides) -> Iterator[list[str]]:
 
 def write_patches(directory: str, patches: Sequence[dict[str, Any]]) -> None:
     """Append the patches to the kustomization's ``patches`` as Build() does: read the file, add
-    them (after those it has), write it back whole (sigs.k8s.io/yaml Marshal: keys sorted)."""
+    them (after those it has), write it back whole.
+
+    Argo CD reads the file with sigs.k8s.io/yaml into ``any`` (go-yaml v2 types, then JSON, where
+    every number is a float64) and marshals it again (keys sorted). So here: plain scalars are
+    typed as go-yaml v2 types them (:mod:`cmp.yaml11`), a whole float becomes an integer (Go writes
+    the float64 1.0 as ``1``), and a string that go-yaml would read as something else is quoted.
+    """
     import yaml  # noqa: PLC0415
 
     name = next((n for n in KUSTOMIZATION_NAMES if os.path.isfile(os.path.join(directory, n))), "")
@@ -476,8 +482,8 @@ def write_patches(directory: str, patches: Sequence[dict[str, Any]]) -> None:
     path = os.path.join(directory, name)
     with open(path, encoding="utf-8") as file:
         try:
-            kustomization = yaml.safe_load(file)
-        except yaml.YAMLError:
+            kustomization = _go_value(yaml.compose(file, Loader=yaml.SafeLoader))
+        except (yaml.YAMLError, ValueError):
             raise RenderError(f"patches: cannot read {name}: it is not valid YAML") from None
     if not isinstance(kustomization, dict):
         raise RenderError(f"patches: {name} is not a mapping")
@@ -485,16 +491,64 @@ def write_patches(directory: str, patches: Sequence[dict[str, Any]]) -> None:
     if not isinstance(existing, list):
         raise RenderError(f"patches: the 'patches' field in {name} is not a list")
     kustomization["patches"] = [*existing, *patches]
-    text = yaml.safe_dump(kustomization, sort_keys=True, allow_unicode=True, width=float("inf"))
+    text = yaml.dump(
+        kustomization, Dumper=_go_dumper(), sort_keys=True, allow_unicode=True, width=1 << 30
+    )
     mode = os.stat(path).st_mode
     with open(path, "w", encoding="utf-8") as file:
         file.write(text)
     os.chmod(path, mode)
 
 
+def _go_value(node: Any) -> Any:
+    """A composed YAML node as Argo CD's ``yaml.Unmarshal`` into ``any`` and back sees it."""
+    import yaml  # noqa: PLC0415
+
+    from cmp import yaml11  # noqa: PLC0415
+
+    if node is None:
+        return None
+    if isinstance(node, yaml.MappingNode):
+        return {_go_key(_go_value(k)): _go_value(v) for k, v in node.value}
+    if isinstance(node, yaml.SequenceNode):
+        return [_go_value(item) for item in node.value]
+    # a plain scalar is typed as go-yaml v2 types it; a quoted or block one is a string
+    value = yaml11.resolve_plain(node.value)[1] if node.style is None else node.value
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e21:
+        return int(value)
+    return value
+
+
+def _go_key(key: Any) -> str:
+    """A map key as sigs.k8s.io/yaml makes it a JSON key (strconv.FormatBool and the like)."""
+    if isinstance(key, bool):
+        return "true" if key else "false"
+    if key is None:
+        return "null"
+    return str(key)
+
+
+def _go_dumper() -> Any:
+    import yaml  # noqa: PLC0415
+
+    from cmp import yaml11  # noqa: PLC0415
+
+    class Dumper(yaml.SafeDumper):
+        pass
+
+    def text(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+        style = None if yaml11.is_plain_string(value) else '"'
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+    Dumper.add_representer(str, text)
+    return Dumper
+
+
 def _mirror(real: str, scratch: str) -> str:
     """A tree under ``scratch`` in which ``scratch + real`` is a copy of the directory ``real``
     and every other entry on the way down from ``/`` links to the original."""
+    import shutil  # noqa: PLC0415
+
     source, target = os.sep, scratch
     for part in real.strip(os.sep).split(os.sep):
         try:
@@ -508,13 +562,20 @@ def _mirror(real: str, scratch: str) -> str:
     os.rmdir(target)
     # the directory itself is copied (its files must be real for kustomize's root-only loader);
     # a .git in it is not needed for a build and is linked instead
-    shutil.copytree(real, target, symlinks=True, ignore=shutil.ignore_patterns(".git"))
+    mirror = os.path.realpath(scratch)
+
+    def skip(folder: str, names: list[str]) -> list[str]:  # .git, and the copy itself (TMPDIR)
+        return [n for n in names if n == ".git" or os.path.join(folder, n) == mirror]
+
+    shutil.copytree(real, target, symlinks=True, ignore=skip)
     if os.path.exists(os.path.join(real, ".git")):
         os.symlink(os.path.join(real, ".git"), os.path.join(target, ".git"))
     return target
 
 
 def _run(argv: list[str], cwd: str, env: Mapping[str, str], timeout: float | None) -> None:
+    import subprocess  # noqa: PLC0415
+
     try:
         done = subprocess.run(  # an argv list: values never reach a shell
             argv,
@@ -563,6 +624,8 @@ def applied(
             f"the parameters {names} need kustomize edit, which kubectl kustomize cannot do; "
             "put kustomize on the sidecar's PATH or set KUSTOMIZE_BIN to it"
         )
+    import tempfile  # noqa: PLC0415
+
     root, in_place = repository(directory, env)
     real = os.path.realpath(directory)
     scratch: tempfile.TemporaryDirectory[str] | None = None

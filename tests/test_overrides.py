@@ -379,11 +379,11 @@ def write(path: Path, text: str) -> None:
     path.write_text(textwrap.dedent(text).lstrip())
 
 
-def build(app: Path, **params: Any) -> list[dict[str, Any]]:
-    run = run_cli(
-        ["build", "--allow-empty", str(app)],
-        environ={"ARGOCD_APP_PARAMETERS": app_params(**params), "PATH": os.environ["PATH"]},
-    )
+def build(app: Path, tmpdir: Path | None = None, **params: Any) -> list[dict[str, Any]]:
+    environ = {"ARGOCD_APP_PARAMETERS": app_params(**params), "PATH": os.environ["PATH"]}
+    if tmpdir is not None:
+        environ["TMPDIR"] = str(tmpdir)
+    run = run_cli(["build", "--allow-empty", str(app)], environ=environ)
     assert run.code == 0, run.stderr
     return [d for d in yaml.safe_load_all(run.stdout) if d]
 
@@ -431,8 +431,11 @@ def test_local_run_edits_a_copy_and_leaves_the_users_files_alone(tmp_path: Path)
     repo = _repo(tmp_path)
     write(repo / "app" / "kustomization.yaml", "# mine\nresources: [../base]\npatches: []\n")
     before = {p: p.read_bytes() for p in repo.rglob("*") if p.is_file()}
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
     (cm,) = build(
         repo / "app",
+        scratch,
         namePrefix="p-",
         commonLabels={"team": "shop"},
         patches=json.dumps(
@@ -443,7 +446,7 @@ def test_local_run_edits_a_copy_and_leaves_the_users_files_alone(tmp_path: Path)
     assert cm["metadata"] == {"name": "p-cm", "labels": {"team": "shop"}}
     assert cm["data"] == {"k": "v", "a": "a", "z": "z"}
     assert {p: p.read_bytes() for p in repo.rglob("*") if p.is_file()} == before
-    assert not list(Path(os.environ.get("TMPDIR", "/tmp")).glob("confighash-edit-*"))
+    assert list(scratch.iterdir()) == []  # the copy is gone
 
 
 def test_patches_are_appended_to_the_kustomizations_own(tmp_path: Path) -> None:
@@ -512,3 +515,55 @@ def test_repository_root(tmp_path: Path) -> None:
     (work / "apps" / "web").mkdir(parents=True)
     env = {"ARGOCD_CMP_WORKDIR": str(tmp_path / "cmp")}
     assert overrides.repository(str(work / "apps" / "web"), env) == (str(work.resolve()), True)
+
+
+def test_patches_rewrite_types_scalars_as_argocds_go_yaml(tmp_path: Path) -> None:
+    """Argo CD unmarshals the kustomization into ``any`` and marshals it back: go-yaml v2 types,
+    float64 numbers, sorted keys; a string go-yaml would retype is quoted."""
+    write(
+        tmp_path / "kustomization.yaml",
+        """
+        # lost, as in Argo CD
+        resources: [x.yaml]
+        commonLabels: {quoted: "y", whole: 1.0, plain: y, hex: 0x10, octal: '007', big: 1e3}
+        patches:
+          - path: own.yaml
+        """,
+    )
+    overrides.write_patches(str(tmp_path), [{"patch": "- op: x", "target": {"kind": "A"}}])
+    assert (tmp_path / "kustomization.yaml").read_text() == textwrap.dedent(
+        """\
+        commonLabels:
+          big: 1000
+          hex: 16
+          octal: "007"
+          plain: true
+          quoted: "y"
+          whole: 1
+        patches:
+        - path: own.yaml
+        - patch: '- op: x'
+          target:
+            kind: A
+        resources:
+        - x.yaml
+        """
+    )
+
+
+def test_tmpdir_inside_the_app_is_not_copied_into_itself(tmp_path: Path) -> None:
+    app = tmp_path / "app"
+    write(app / "kustomization.yaml", "resources: [cm.yaml]\n")
+    write(app / "cm.yaml", CM)
+    (app / "tmp").mkdir()
+    run = run_cli(
+        ["build", str(app)],
+        environ={
+            "ARGOCD_APP_PARAMETERS": app_params(namePrefix="p-"),
+            "PATH": os.environ["PATH"],
+            "TMPDIR": str(app / "tmp"),
+        },
+    )
+    assert run.code == 0, run.stderr
+    assert b"name: p-cm" in run.stdout
+    assert list((app / "tmp").iterdir()) == []
