@@ -16,7 +16,7 @@ import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, BinaryIO, NoReturn, TextIO
 
-from cmp import __version__, overrides, settings
+from cmp import __version__, settings
 from cmp import commands as reports
 from cmp.annotations import DEFAULT_PREFIX
 from cmp.errors import ConfighashError, Stopped, UsageError
@@ -332,41 +332,23 @@ def run(args: argparse.Namespace, environ: Mapping[str, str], stdin: BinaryIO) -
     said: list[Problem] = []  # kustomize's own warnings, shown before confighash's findings
 
     def render(directory: str, started: Callable[[], object] | None = None) -> bytes:
-        from cmp import kustomize  # noqa: PLC0415  (a stamp of a file does not render)
-
-        def warn(line: str) -> None:
-            said.append(Problem("kustomize", line, "kustomize-warning", strictable=False))
-
-        from cmp import renderers  # noqa: PLC0415
+        from cmp import renderers  # noqa: PLC0415  (a stamp of a file does not render)
 
         kind = renderers.source_type(conf.source_type, directory)
-        renderers.check_options(kind, directory, conf)
-        if kind != "kustomize":  # a Helm chart or a plain directory
-            return renderers.render(
-                kind,
-                directory,
-                conf,
-                environ,
-                redact=_key_values(key),
-                started=started,
-                warn=lambda line: said.append(Problem(kind, line, f"{kind}-warning", False)),
-            )
-        prefix = kustomize.command(conf.kustomize, path=conf.path)
-        edits = conf.kustomize_overrides  # spec.source.kustomize's options, as kustomize edits
-        with overrides.applied(
-            edits, prefix, directory, env=environ, timeout=conf.timeout, tmpdir=conf.tmpdir
-        ) as target:
-            return kustomize.build(
-                prefix,
-                target,
-                conf.build_options(args.passthrough),
-                env=environ,
-                timeout=conf.timeout,
-                tmpdir=conf.tmpdir,
-                redact=_key_values(key),
-                started=started,
-                warn=warn,
-            )
+
+        def warn(line: str) -> None:  # what kustomize or helm said on a successful render
+            said.append(Problem(kind, line, f"{kind}-warning", strictable=False))
+
+        return renderers.render(
+            kind,
+            directory,
+            conf,
+            environ,
+            passthrough=args.passthrough,
+            redact=_key_values(key),
+            started=started,
+            warn=warn,
+        )
 
     data = b""
     if args.command == "build":

@@ -23,7 +23,7 @@ found: a plain directory. The ``source-type`` parameter overrides the choice, as
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from cmp import directory, helm
@@ -182,12 +182,18 @@ def render(
     conf: Settings,
     environ: Mapping[str, str],
     *,
+    passthrough: Sequence[str] = (),
     redact: Iterable[str] = (),
     started: Callable[[], object] | None = None,
     warn: Callable[[str], object] | None = None,
 ) -> bytes:
-    """The stream of a ``helm`` or ``directory`` source (kustomize is the CLI's own path)."""
+    """The stream of ``path`` rendered as ``kind``; ``passthrough``: kustomize options given
+    after ``--`` on the command line."""
     check_options(kind, path, conf)
+    if kind == "kustomize":
+        return _kustomize(
+            path, conf, environ, passthrough, redact=redact, started=started, warn=warn
+        )
     root, in_place = directory.environ_root(path, environ)
     if kind == "directory":
         return directory.render(path, root, conf.source_options.directory)
@@ -215,3 +221,38 @@ def render(
         started=started,
         warn=warn,
     )
+
+
+def _kustomize(
+    path: str,
+    conf: Settings,
+    environ: Mapping[str, str],
+    passthrough: Sequence[str],
+    *,
+    redact: Iterable[str],
+    started: Callable[[], object] | None,
+    warn: Callable[[str], object] | None,
+) -> bytes:
+    """``kustomize build``, after spec.source.kustomize's edits (cmp.overrides)."""
+    from cmp import kustomize, overrides  # noqa: PLC0415
+
+    prefix = kustomize.command(conf.kustomize, path=conf.path)
+    with overrides.applied(
+        conf.kustomize_overrides,
+        prefix,
+        path,
+        env=environ,
+        timeout=conf.timeout,
+        tmpdir=conf.tmpdir,
+    ) as target:
+        return kustomize.build(
+            prefix,
+            target,
+            conf.build_options(passthrough),
+            env=environ,
+            timeout=conf.timeout,
+            tmpdir=conf.tmpdir,
+            redact=redact,
+            started=started,
+            warn=warn,
+        )
