@@ -24,6 +24,9 @@ in the same run, the two commands alternating (A B, B A, A B, ...) so drift hits
   d  peak RSS of the stamp in b
   e  16 ``confighash build`` at once against the same 16 one after another: all succeed, all print
      the same bytes
+  f  ``confighash build CHART`` / the ``helm template`` Argo CD runs, on the example chart (with its
+     production values) and the descheduler test chart; ``confighash build DIR`` / ``cat`` of the
+     files of the plain example directory (no renderer to compare with: no target) (issue 11)
   scaling (not in --quick): the cost of stamp as documents, workloads and document sizes grow
 
 Only the Python standard library is used. Timing never runs in the test suite.
@@ -533,6 +536,43 @@ def bench_build(tools: Tools, corpus: Path, runs: int, work: Path) -> list[dict[
     return results
 
 
+# --- f: a Helm chart against helm template, a plain directory against reading its files ----------
+
+HELM_TARGETS = {  # name -> (chart, value files): charts in this repository, nothing to download
+    "example-chart": ("examples/chart", ["values-production.yaml"]),
+    "descheduler": ("tests/fixtures/charts/descheduler", []),
+}
+
+
+def bench_sources(tools: Tools, runs: int) -> list[dict[str, Any]]:
+    """``confighash build CHART`` against the ``helm template`` Argo CD would run for the same
+    chart and values, and ``confighash build DIR`` of a plain directory against ``cat`` of its
+    files (no renderer at all: no target)."""
+    helm = shutil.which("helm")
+    results = []
+    for name, (rel, values) in HELM_TARGETS.items():
+        if helm is None:
+            print(f"  skipped {name}: helm is not on PATH", file=sys.stderr)
+            continue
+        chart = ROOT / rel
+        params = json.dumps([{"name": "valueFiles", "array": values}]) if values else "null"
+        env = ["env", "ARGOCD_APP_NAME=bench", f"ARGOCD_APP_PARAMETERS={params}"]
+        ours = [*env, *tools.confighash, "build", str(chart)]
+        theirs = [helm, "template", str(chart), "--name-template", "bench", "--include-crds"]
+        for value in values:
+            theirs += ["--values", str(chart / value)]
+        pair = paired(f"helm {name}", partial(run_once, ours), partial(run_once, theirs), runs)
+        results.append({**pair.report(), "dir": str(chart), "target": TARGETS["build_ratio"]})
+    plain = ROOT / "examples" / "plain"
+    files = [str(p) for p in sorted(plain.iterdir()) if p.suffix in (".yaml", ".yml", ".json")]
+    ours = [*tools.confighash, "build", str(plain)]
+    pair = paired(
+        "directory example", partial(run_once, ours), partial(run_once, ["cat", *files]), runs
+    )
+    results.append({**pair.report(), "dir": str(plain), "target": None})
+    return results
+
+
 # --- b, d: stamp against a full parse ---------------------------------------------------------
 
 
@@ -757,6 +797,16 @@ def table(result: dict[str, Any]) -> str:
         )
         row(f"    confighash build {r['name']}", r["a_wall_s"], "s", None, None)
         row(f"    kustomize {r['name']}", r["b_wall_s"], "s", None, None)
+    for r in result.get("sources", []):
+        row(
+            f"f build/renderer {r['name']}",
+            r["ratio"],
+            "x",
+            r["target"],
+            None if r["target"] is None else r["ratio"]["median"] <= r["target"] and r["all_ok"],
+        )
+        row(f"    confighash build {r['name']}", r["a_wall_s"], "s", None, None)
+        row(f"    renderer {r['name']}", r["b_wall_s"], "s", None, None)
     if "stamp" in result:
         b = result["stamp"]
         row(
@@ -806,7 +856,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="confighash benchmark (see docs/performance.md)")
     parser.add_argument("--quick", action="store_true", help="fewer runs and smaller inputs")
     parser.add_argument("--runs", type=int, help="counted runs per measure (default 7, quick 3)")
-    parser.add_argument("--only", default="a,b,c,e,scaling", help="sections, comma-separated")
+    parser.add_argument("--only", default="a,b,c,e,f,scaling", help="sections, comma-separated")
     parser.add_argument("--out", type=Path, help="JSON file (default bench/results/<time>.json)")
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS, help="shared corpus dir")
     parser.add_argument(
@@ -869,6 +919,8 @@ def main(argv: list[str] | None = None) -> int:
         result["concurrent"] = bench_concurrent(tools, directory, 16, work)
     if "scaling" in only:
         result["scaling"] = bench_scaling(tools, 3, work)
+    if "f" in only:
+        result["sources"] = bench_sources(tools, runs)
     result["machine"]["loadavg_end"] = os.getloadavg()
     result["seconds"] = time.perf_counter() - started
     out = args.out or ROOT / "bench" / "results" / time.strftime("%Y%m%d-%H%M%S.json")
