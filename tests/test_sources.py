@@ -383,3 +383,14 @@ def test_diff_works_on_a_chart(tools: Path) -> None:
     chart = str(EXAMPLES / "chart")
     run = run_cli(["diff", chart, chart], environ=env)
     assert run.code == 0, run.stderr
+
+
+def test_diff_of_two_plain_directories_names_the_changed_source(tmp_path: Path) -> None:
+    old, new = tmp_path / "old", tmp_path / "new"
+    shutil.copytree(EXAMPLES / "plain", old)
+    shutil.copytree(EXAMPLES / "plain", new)
+    config = new / "configmap.yaml"
+    config.write_text(config.read_text().replace('CONCURRENCY: "4"', 'CONCURRENCY: "8"'))
+    run = run_cli(["diff", str(old), str(new), "--exit-code"])
+    assert run.code == 1, run.stderr
+    assert b"worker" in run.stdout and b"CONCURRENCY" in run.stdout
