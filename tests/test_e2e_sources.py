@@ -234,6 +234,19 @@ HELM_CASES: dict[str, tuple[str, dict[str, Any]]] = {
         {"parameters": [{"name": "kind", "value": "Deployment"}]},
     ),
     "metrics-server": ("charts/metrics-server", {"valueFiles": ["ci/ci-values.yaml"]}),
+    "metrics-server-addon-resizer": (
+        "charts/metrics-server",
+        {
+            "valueFiles": ["ci/ci-values.yaml"],
+            "parameters": [{"name": "addonResizer.enabled", "value": "true"}],
+        },
+    ),
+    "prometheus-vendored-dependencies": ("charts/prometheus", {}),
+    "prometheus-config-reloader-sts": (
+        "charts/prometheus",
+        {"valueFiles": ["ci/03-config-reloader-sts-values.yaml"]},
+    ),
+    "prometheus-blackbox-exporter": ("charts/prometheus-blackbox-exporter", {}),
     "umbrella-vendored-dependency": ("charts/umbrella", {}),
     "dependency-build": ("charts/needs-build", {}),
 }
@@ -255,6 +268,48 @@ def test_chart_with_its_own_checksum_annotation_keeps_it_and_gets_ours(
     annotations = job["spec"]["jobTemplate"]["spec"]["template"]["metadata"]["annotations"]
     assert "checksum/config" in annotations
     assert f"configmap.confighash.dev/{APP}-descheduler" in annotations
+
+
+# Which workload of each real chart consumes which source it renders: what a reader of the
+# chart's templates expects, so a chart that silently loses its stamps fails here.
+REAL_CHART_CONSUMERS: dict[str, tuple[str, dict[str, Any], dict[tuple[str, str], str]]] = {
+    "descheduler": ("charts/descheduler", {}, {("CronJob", APP + "-descheduler"): "configmap"}),
+    "metrics-server-addon-resizer": (
+        "charts/metrics-server",
+        {"parameters": [{"name": "addonResizer.enabled", "value": "true"}]},
+        {("Deployment", APP + "-metrics-server"): "configmap"},
+    ),
+    "prometheus": (
+        "charts/prometheus",
+        {},
+        {
+            ("Deployment", APP + "-prometheus-server"): "configmap",
+            ("StatefulSet", APP + "-alertmanager"): "configmap",  # from the vendored subchart
+        },
+    ),
+    "prometheus-blackbox-exporter": (
+        "charts/prometheus-blackbox-exporter",
+        {},
+        {("Deployment", APP + "-prometheus-blackbox-exporter"): "configmap"},
+    ),
+}
+
+
+@pytest.mark.parametrize("case", REAL_CHART_CONSUMERS, ids=list(REAL_CHART_CONSUMERS))
+def test_real_chart_workloads_that_consume_a_source_are_stamped(
+    argocd: ArgoCD, repo: Path, case: str
+) -> None:
+    path, options, consumers = REAL_CHART_CONSUMERS[case]
+    plugin = argocd.generate(repo, path, plugin_source(_params(options)))
+    stamped = {
+        (obj["kind"], obj["metadata"]["name"]): sorted(stamps(obj))
+        for obj in plugin
+        if stamps(obj)
+    }
+    assert set(stamped) == set(consumers), stamped
+    for workload, kind in consumers.items():
+        keys = [k for k in stamped[workload] if k != "confighash.dev/checksum"]
+        assert keys and all(k.startswith(f"{kind}.confighash.dev/") for k in keys), keys
 
 
 def test_kube_version_from_the_cluster_reaches_helm_as_natively(argocd: ArgoCD, repo: Path) -> None:
