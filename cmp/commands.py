@@ -1,4 +1,4 @@
-"""The ``explain`` and ``diff`` commands: get the streams, analyse them, render a report.
+"""The ``explain`` and ``diff`` commands: get the streams, analyse them, format a report.
 
 Rendering a directory and reading a file are passed in by the command line, which owns the
 settings (kustomize binary, build options, timeout); everything else here is a pure function of
@@ -34,12 +34,12 @@ def run_explain(
 ) -> Outcome:
     if args.stream is not None and args.directory is not None:
         raise UsageError("explain takes DIR or -f/--stream FILE, not both")
-    from cmp import explain, pipeline, render  # noqa: PLC0415
+    from cmp import explain, pipeline, reports  # noqa: PLC0415
 
     data = read(args.stream) if args.stream is not None else build(args.directory or ".")
     analysis = pipeline.analyze(data, options, explain=True)
     report = explain.explain(analysis, options)
-    return Outcome(render.explain(report, args.output).encode("utf-8"), [])
+    return Outcome(reports.explain(report, args.output).encode("utf-8"), [])
 
 
 def _load(
@@ -87,7 +87,7 @@ def _refuse_empty(
 def run_diff(
     args: argparse.Namespace, options: pipeline.Options, build: Render, read: Read
 ) -> Outcome:
-    from cmp import diff, render  # noqa: PLC0415
+    from cmp import diff, reports  # noqa: PLC0415
 
     old = diff.parse_operand(args.old)
     new = diff.parse_operand(args.new)
@@ -100,7 +100,7 @@ def run_diff(
     status = 1 if args.exit_code and report.restarts else 0
     # A diff shows no digest, so the warning about unkeyed Secret digests does not apply to it.
     problems = [p for p in after.problems if p.code != "unkeyed-secret-digest"]
-    return Outcome(render.diff(report, args.output).encode("utf-8"), problems, status)
+    return Outcome(reports.diff(report, args.output).encode("utf-8"), problems, status)
 
 
 def add_parsers(
@@ -120,7 +120,7 @@ def _add_explain(
     commands: argparse._SubParsersAction,  # type: ignore[type-arg]
     parents: list[argparse.ArgumentParser],
 ) -> None:
-    from cmp import render  # noqa: PLC0415  (stamp and build need none of the report code)
+    from cmp import reports  # noqa: PLC0415  (stamp and build need none of the report code)
 
     explain_parser = commands.add_parser(
         "explain",
@@ -128,7 +128,8 @@ def _add_explain(
         help="show, per workload, what it consumes and whether and why it is stamped",
         description="Show every workload in the stream: stamped or not and why, each "
         "ConfigMap and Secret it consumes (how, which keys, digest), unresolved references "
-        "and warnings. Renders DIR with kustomize, or reads --stream.",
+        "and warnings. Renders DIR (a kustomization, a Helm chart or a plain directory), or "
+        "reads --stream.",
     )
     explain_parser.add_argument("directory", nargs="?", default=None, metavar="DIR")
     explain_parser.add_argument(
@@ -142,7 +143,7 @@ def _add_explain(
     explain_parser.add_argument(
         "-o",
         "--output",
-        choices=render.EXPLAIN_FORMATS,
+        choices=reports.EXPLAIN_FORMATS,
         default="table",
         help="table (default), json or yaml (docs/explain.md), dot, mermaid or markdown",
     )
@@ -152,7 +153,7 @@ def _add_diff(
     commands: argparse._SubParsersAction,  # type: ignore[type-arg]
     parents: list[argparse.ArgumentParser],
 ) -> None:
-    from cmp import render  # noqa: PLC0415
+    from cmp import reports  # noqa: PLC0415
 
     diff_parser = commands.add_parser(
         "diff",
@@ -168,7 +169,7 @@ def _add_diff(
     diff_parser.add_argument(
         "-o",
         "--output",
-        choices=render.DIFF_FORMATS,
+        choices=reports.DIFF_FORMATS,
         default="markdown",
         help="markdown (default, for a pull-request comment) or json (docs/ci.md)",
     )

@@ -2,7 +2,7 @@
 
 :func:`explain` turns an :class:`~cmp.pipeline.Analysis` into a :class:`Report`: per workload,
 whether it is stamped (and if not, why), each source it consumes with how and which keys, its
-digest, unresolved references and warnings. :mod:`cmp.render` prints a report; the JSON form is
+digest, unresolved references and warnings. :mod:`cmp.reports` prints a report; the JSON form is
 the stable schema documented in docs/explain.md.
 
 Digests of Secrets are shown only when they are keyed: an unkeyed digest of a short password can

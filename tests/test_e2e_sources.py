@@ -302,9 +302,7 @@ def test_real_chart_workloads_that_consume_a_source_are_stamped(
     path, options, consumers = REAL_CHART_CONSUMERS[case]
     plugin = argocd.generate(repo, path, plugin_source(_params(options)))
     stamped = {
-        (obj["kind"], obj["metadata"]["name"]): sorted(stamps(obj))
-        for obj in plugin
-        if stamps(obj)
+        (obj["kind"], obj["metadata"]["name"]): sorted(stamps(obj)) for obj in plugin if stamps(obj)
     }
     assert set(stamped) == set(consumers), stamped
     for workload, kind in consumers.items():

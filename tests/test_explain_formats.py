@@ -12,7 +12,7 @@ import yaml
 from helpers import CORPUS, EXAMPLES, envfrom_deployment, run_cli, y
 from oracle import objects
 
-from cmp import render
+from cmp import reports
 
 Read = Callable[[bytes], list[dict[str, Any]]]
 PRODUCTION = EXAMPLES / "overlays" / "production"
@@ -39,7 +39,9 @@ def test_yaml_report_reads_as_the_json_report_in_pyyaml_and_in_argo_cd_s_reader(
 
 
 def test_yaml_quotes_what_a_yaml_1_1_reader_would_take_for_a_bool_or_number() -> None:
-    text = render._yaml({"a": "y", "b": "off", "c": "1e5", "d": "0x1f", "e": "plain-word", "f": ""})
+    text = reports._yaml(
+        {"a": "y", "b": "off", "c": "1e5", "d": "0x1f", "e": "plain-word", "f": ""}
+    )
     assert yaml.safe_load(text) == {
         "a": "y",
         "b": "off",
@@ -59,7 +61,7 @@ def test_markdown_is_the_mermaid_graph_in_a_fenced_block() -> None:
 
 def test_table_starts_with_a_header_row_over_the_source_columns() -> None:
     lines = explain(PRODUCTION).splitlines()
-    assert lines[0].split() == list(render.TABLE_HEADER)
+    assert lines[0].split() == list(reports.TABLE_HEADER)
     header = lines[0]
     row = next(line for line in lines if line.strip().startswith("ConfigMap "))
     assert row.index("prod-") == header.index("SOURCE")
@@ -92,4 +94,4 @@ def test_one_long_source_name_does_not_widen_every_row() -> None:
     short = next(line for line in out.splitlines() if " short " in line)
     header = out.splitlines()[0]
     assert short.index("envFrom") == header.index("VIA")
-    assert header.index("VIA") <= len("  KIND       ") + render.MAX_CELL + 2
+    assert header.index("VIA") <= len("  KIND       ") + reports.MAX_CELL + 2
