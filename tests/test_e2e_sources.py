@@ -8,10 +8,14 @@ annotations confighash plans when it renders the same directory locally.
 
 from __future__ import annotations
 
+import http.server
 import json
 import shutil
 import textwrap
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -315,6 +319,38 @@ def test_kube_version_from_the_cluster_reaches_helm_as_natively(argocd: ArgoCD, 
     native = argocd.generate(repo, "chart", {"helm": {}}, **flags)
     plugin = argocd.generate(repo, "chart", plugin_source(), **flags)
     assert strip_annotations(plugin) == native
+
+
+@contextmanager
+def _http_server(directory: Path) -> Iterator[str]:
+    """A plain HTTP server on 127.0.0.1 for ``directory``, stopped on exit; yields its base URL."""
+    handler = partial(http.server.SimpleHTTPRequestHandler, directory=str(directory))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def test_value_file_url_with_a_scheme_the_administrator_allows_is_fetched_as_natively(
+    sidecar: Sidecar, repo: Path, tmp_path: Path
+) -> None:
+    served = tmp_path / "served"
+    served.mkdir()
+    (served / "remote.yaml").write_text("greeting: hello from a URL\n")
+    allow = {"CONFIGHASH_HELM_VALUES_FILE_SCHEMES": "https,http"}
+    with _http_server(served) as base, ArgoCD(sidecar, sidecar_env=allow) as servers:
+        options = {"valueFiles": [f"{base}/remote.yaml"]}
+        native = servers.generate(repo, "chart", {"helm": options})
+        plugin = servers.generate(repo, "chart", plugin_source(_params(options)))
+    assert strip_annotations(plugin) == native
+    (config,) = [o for o in native if o["kind"] == "ConfigMap"]
+    assert "hello from a URL" in json.dumps(config["data"])  # the URL's values took effect
+    assert any(stamps(o) for o in plugin)
 
 
 # --- failures -----------------------------------------------------------------------------------

@@ -37,6 +37,9 @@ func main() {
 	kubeVersion := flag.String("kube-version", "", "destination cluster version (KUBE_VERSION)")
 	apiVersions := flag.String("api-versions", "", "comma-separated API versions (KUBE_API_VERSIONS)")
 	buildOptions := flag.String("kustomize-build-options", "", "argocd-cm kustomize.buildOptions")
+	// The controller always sends argocd-cm's helm.valuesFileSchemes, which defaults to https,http
+	// when unset (util/settings/settings.go, GetHelmSettings).
+	valuesFileSchemes := flag.String("values-file-schemes", "https,http", "argocd-cm helm.valuesFileSchemes")
 	timeout := flag.Int("timeout", 60, "request timeout in seconds (controller.repo.server.timeout.seconds)")
 	flag.Parse()
 	if flag.NArg() != 1 || *addr == "" || *repo == "" {
@@ -64,6 +67,10 @@ func main() {
 	defer closer.Close()
 	repository := &v1alpha1.Repository{Repo: *repo}
 	kustomizeOptions := &v1alpha1.KustomizeOptions{BuildOptions: *buildOptions}
+	helmOptions := &v1alpha1.HelmOptions{}
+	if *valuesFileSchemes != "" {
+		helmOptions.ValuesFileSchemes = strings.Split(*valuesFileSchemes, ",")
+	}
 	ctx := context.Background()
 
 	switch flag.Arg(0) {
@@ -76,6 +83,7 @@ func main() {
 			Namespace:          *namespace,
 			ApplicationSource:  &source,
 			KustomizeOptions:   kustomizeOptions,
+			HelmOptions:        helmOptions,
 			KubeVersion:        *kubeVersion,
 			ApiVersions:        versions,
 			ProjectName:        "default",
@@ -92,6 +100,7 @@ func main() {
 			Repo:             repository,
 			Source:           &source,
 			KustomizeOptions: kustomizeOptions,
+			HelmOptions:      helmOptions,
 			AppName:          *app,
 			NoCache:          true,
 		})
