@@ -25,8 +25,9 @@ in the same run, the two commands alternating (A B, B A, A B, ...) so drift hits
   e  16 ``confighash build`` at once against the same 16 one after another: all succeed, all print
      the same bytes
   f  ``confighash build CHART`` / the ``helm template`` Argo CD runs, on the example chart (with its
-     production values) and the descheduler test chart; ``confighash build DIR`` / ``cat`` of the
-     files of the plain example directory (no renderer to compare with: no target) (issue 11)
+     production values) and the descheduler and prometheus test charts; ``confighash build DIR``
+     / ``cat`` of the files of the plain example directory (no renderer to compare with: no
+     target) (issue 11)
   scaling (not in --quick): the cost of stamp as documents, workloads and document sizes grow
 
 Only the Python standard library is used. Timing never runs in the test suite.
@@ -541,6 +542,7 @@ def bench_build(tools: Tools, corpus: Path, runs: int, work: Path) -> list[dict[
 HELM_TARGETS = {  # name -> (chart, value files): charts in this repository, nothing to download
     "example-chart": ("examples/chart", ["values-production.yaml"]),
     "descheduler": ("tests/fixtures/charts/descheduler", []),
+    "prometheus": ("tests/fixtures/charts/prometheus", []),  # four vendored dependencies
 }
 
 

@@ -242,18 +242,22 @@ def test_discovery_variant_is_found_with_its_marker_file_and_not_without(
 ) -> None:
     marked = tmp_path / "marked"
     shutil.copytree(EXAMPLES, marked)
-    (marked / "overlays" / "production" / ".confighash").write_text("")
+    for path in ("overlays/production", "chart"):  # a kustomization and a Helm chart
+        (marked / path / ".confighash").write_text("")
     repo = tmp_path / "repo"
     git_commit(marked, repo)
     discovery = ROOT / "deploy" / "plugin-discovery.yaml"
     with ArgoCD(sidecar, plugin_config=discovery) as servers:
         # An Application with no source type: the repo-server asks every sidecar first.
-        found = servers.generate(repo, "overlays/production", {})
-        assert any(stamps(o) for o in found)
-        assert servers.app_details(repo, "overlays/production", {})["type"] == "Plugin"
-        native = servers.generate(repo, "base", {})
-        assert native and not any(stamps(o) for o in native)
-        assert servers.app_details(repo, "base", {})["type"] == "Kustomize"
+        for path in ("overlays/production", "chart"):
+            found = servers.generate(repo, path, {})
+            assert any(stamps(o) for o in found), path
+            assert servers.app_details(repo, path, {})["type"] == "Plugin", path
+        # Without the marker, each source type stays Argo CD's own.
+        for path, native_type in (("base", "Kustomize"), ("plain", "Directory")):
+            native = servers.generate(repo, path, {})
+            assert native and not any(stamps(o) for o in native), path
+            assert servers.app_details(repo, path, {})["type"] == native_type, path
 
 
 # --- revisions --------------------------------------------------------------------------------
