@@ -30,9 +30,10 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from typing import Any, NamedTuple
 
+from cmp import repository
 from cmp.errors import RenderError
 
 SKIP_MARKER = "+argocd:skip-file-rendering"
@@ -106,11 +107,6 @@ def _matches(pattern: str, text: str) -> bool:
     return compiled is not None and compiled.fullmatch(text) is not None
 
 
-def _inside(path: str, root: str) -> bool:
-    rel = os.path.relpath(path, root)
-    return rel != ".." and not rel.startswith(("../", "/"))
-
-
 def _walk(top: str, rel: str, recurse: bool) -> Iterator[tuple[str, str]]:
     """(path, path relative to the app directory) of every file, in filepath.Walk's order."""
     try:
@@ -136,7 +132,7 @@ def manifest_files(directory: str, root: str, options: Options) -> Iterator[tupl
             real = os.path.realpath(path)
             if not os.path.exists(real):
                 continue  # "destination of symlink is missing": skipped with a warning
-            if not _inside(real, root):
+            if not repository.inside(real, root):
                 raise RenderError(
                     f"illegal filepath in symlink at {rel!r}: it leaves the repository"
                 )
@@ -250,22 +246,3 @@ def render(directory: str, root: str, options: Options) -> bytes:
         if kept is not None:
             parts.append(kept if kept.endswith("\n") else kept + "\n")
     return "---\n".join(parts).encode("utf-8")
-
-
-def environ_root(directory: str, environ: Mapping[str, str]) -> tuple[str, bool]:
-    """The repository that holds ``directory``, and whether it is the cmp-server's own copy
-    (``$ARGOCD_CMP_WORKDIR/_cmp_server/<request>/``, argo-cd cmpserver/plugin/plugin.go), which a
-    render may write into; else the nearest ancestor with a ``.git``, else ``directory`` itself."""
-    real = os.path.realpath(directory)
-    base = environ.get("ARGOCD_CMP_WORKDIR") or environ.get("TMPDIR") or "/tmp"
-    work = os.path.realpath(os.path.join(base, "_cmp_server"))
-    if _inside(real, work) and real != work:
-        return os.path.join(work, os.path.relpath(real, work).split(os.sep, 1)[0]), True
-    probe = real
-    while True:
-        if os.path.exists(os.path.join(probe, ".git")):
-            return probe, False
-        parent = os.path.dirname(probe)
-        if parent == probe:
-            return real, False
-        probe = parent

@@ -39,6 +39,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from cmp import repository
 from cmp.errors import RenderError, SettingsError
 
 if TYPE_CHECKING:
@@ -108,10 +109,6 @@ def release_name(explicit: str, environ: Mapping[str, str], directory: str) -> s
     return os.path.basename(os.path.realpath(directory))
 
 
-def _inside(path: str, root: str) -> bool:
-    return path.startswith(root.rstrip(os.sep) + os.sep)
-
-
 def _resolve_path(raw: str, request: Request, what: str) -> str:
     """``resolveFileOrDirectory``: relative to the chart, absolute to the repository root; links
     resolved; inside the repository and not the root itself."""
@@ -123,7 +120,7 @@ def _resolve_path(raw: str, request: Request, what: str) -> str:
     path = os.path.realpath(joined) if not _GLOB.search(joined) else os.path.abspath(joined)
     if path == root:
         raise SettingsError(what, f"{raw!r} resolves to the repository root, which is not allowed")
-    if not _inside(path, root):
+    if not repository.inside(path, root):
         raise SettingsError(what, f"file {raw!r} resolved to outside repository root")
     return path
 
@@ -201,7 +198,7 @@ def _glob(raw: str, pattern: str, root: str, ignore_missing: bool) -> list[str]:
     if not matches and not ignore_missing:
         raise SettingsError("valueFiles", f"{raw!r}: the glob matched no files")
     for match in matches:
-        if not _inside(os.path.realpath(match), root):
+        if not repository.inside(os.path.realpath(match), root):
             raise SettingsError("valueFiles", f"{raw!r}: {match} is outside the repository")
     return matches
 

@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from cmp import repository
 from cmp.errors import RenderError, SettingsError
 
 if TYPE_CHECKING:  # shutil, subprocess, tempfile and yaml are imported only when editing
@@ -366,55 +367,15 @@ def parse(params: Mapping[str, tuple[Any, str]], environ: Mapping[str, str]) -> 
     )
 
 
-# --- where the repository is --------------------------------------------------------------------
-
-
-def _cmp_workdir(environ: Mapping[str, str]) -> str:
-    """argo-cd common.GetCMPWorkDir: ``$ARGOCD_CMP_WORKDIR/_cmp_server``, else under the temp
-    directory Go's os.TempDir names."""
-    base = environ.get("ARGOCD_CMP_WORKDIR") or environ.get("TMPDIR") or "/tmp"
-    return os.path.realpath(os.path.join(base, "_cmp_server"))
-
-
-def _under(path: str, root: str) -> str | None:
-    """``path`` relative to ``root``, if it is ``root`` or inside it."""
-    rel = os.path.relpath(path, root)
-    return None if rel == ".." or rel.startswith(("../", "/")) else rel
-
-
-def repository(directory: str, environ: Mapping[str, str]) -> tuple[str, bool]:
-    """The repository root that holds ``directory``, and whether it is the cmp-server's own copy.
-
-    In the cmp-server: the request's directory under the work directory. Elsewhere: the directory
-    minus ``$ARGOCD_APP_SOURCE_PATH`` when it ends with it, else the nearest ancestor with a
-    ``.git``, else ``directory`` itself.
-    """
-    real = os.path.realpath(directory)
-    rel = _under(real, _cmp_workdir(environ))
-    if rel is not None and rel != ".":
-        return os.path.join(_cmp_workdir(environ), rel.split(os.sep, 1)[0]), True
-    source = os.path.normpath(environ.get("ARGOCD_APP_SOURCE_PATH") or ".")
-    if source not in (".", "/") and not os.path.isabs(source):
-        root = real[: -len(source)].rstrip(os.sep) if real.endswith(os.sep + source) else ""
-        if root:
-            return root, False
-    probe = real
-    while True:
-        if os.path.exists(os.path.join(probe, ".git")):
-            return probe, False
-        parent = os.path.dirname(probe)
-        if parent == probe:
-            return real, False
-        probe = parent
-
-
 def check_components(ov: Overrides, directory: str, environ: Mapping[str, str]) -> None:
     """Refuse a component path that leaves the repository, lexically or through a link."""
-    root, _ = repository(directory, environ)
+    root, _ = repository.root(directory, environ)
     real = os.path.realpath(directory)
     for component in ov.components:
         joined = os.path.normpath(os.path.join(real, component))
-        if _under(joined, root) is None or _under(os.path.realpath(joined), root) is None:
+        if not repository.inside(joined, root) or not repository.inside(
+            os.path.realpath(joined), root
+        ):
             raise SettingsError(
                 "components",
                 f"{component!r} (from parameter components) leaves the repository {root}",
@@ -432,8 +393,9 @@ def _found_components(ov: Overrides, directory: str, root: str) -> list[str]:
         folder = os.path.join(directory, component)
         for name in KUSTOMIZATION_NAMES:
             candidate = os.path.join(folder, name)
-            inside = _under(os.path.realpath(candidate), real_root) is not None
-            if inside and os.path.isfile(candidate):
+            if repository.inside(os.path.realpath(candidate), real_root) and os.path.isfile(
+                candidate
+            ):
                 return [component]
     return []
 
@@ -626,7 +588,7 @@ def applied(
         )
     import tempfile  # noqa: PLC0415
 
-    root, in_place = repository(directory, env)
+    root, in_place = repository.root(directory, env)
     real = os.path.realpath(directory)
     scratch: tempfile.TemporaryDirectory[str] | None = None
     work = real

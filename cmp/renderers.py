@@ -26,7 +26,7 @@ import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from cmp import directory, helm
+from cmp import directory, helm, repository
 from cmp.errors import RenderError, SettingsError
 
 if TYPE_CHECKING:
@@ -194,7 +194,7 @@ def render(
         return _kustomize(
             path, conf, environ, passthrough, redact=redact, started=started, warn=warn
         )
-    root, in_place = directory.environ_root(path, environ)
+    root, in_place = repository.root(path, environ)
     if kind == "directory":
         return directory.render(path, root, conf.source_options.directory)
     from cmp.overrides import parse_kube_version  # noqa: PLC0415

@@ -506,17 +506,6 @@ def test_kustomize_edit_failure_is_one_line(tmp_path: Path) -> None:
     assert "confighash-edit-" not in line  # the user's path, not the copy's
 
 
-def test_repository_root(tmp_path: Path) -> None:
-    repo = _repo(tmp_path)
-    assert overrides.repository(str(repo / "app"), {}) == (str(repo.resolve()), False)
-    env = {"ARGOCD_APP_SOURCE_PATH": "repo/app"}
-    assert overrides.repository(str(repo / "app"), env) == (str(tmp_path.resolve()), False)
-    work = tmp_path / "cmp" / "_cmp_server" / "1234"
-    (work / "apps" / "web").mkdir(parents=True)
-    env = {"ARGOCD_CMP_WORKDIR": str(tmp_path / "cmp")}
-    assert overrides.repository(str(work / "apps" / "web"), env) == (str(work.resolve()), True)
-
-
 def test_patches_rewrite_types_scalars_as_argocds_go_yaml(tmp_path: Path) -> None:
     """Argo CD unmarshals the kustomization into ``any`` and marshals it back: go-yaml v2 types,
     float64 numbers, sorted keys; a string go-yaml would retype is quoted."""
