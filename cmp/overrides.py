@@ -25,14 +25,11 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, NamedTuple
+from contextlib import ExitStack, contextmanager
+from typing import Any, NamedTuple
 
 from cmp import repository
 from cmp.errors import RenderError, SettingsError
-
-if TYPE_CHECKING:  # shutil, subprocess, tempfile and yaml are imported only when editing
-    import tempfile
 
 # name -> the plugin parameter's type; the names are those of ApplicationSourceKustomize (argo-cd
 # pkg/apis/application/v1alpha1/types.go), in the order Build() applies them
@@ -85,7 +82,7 @@ _TARGET_KEYS = (
 _INT64 = (-(2**63), 2**63 - 1)
 _ATOI = re.compile(r"[+-]?[0-9]+")
 _KUBE_VERSION = re.compile(r"\s*v?([0-9]+(?:\.[0-9]+)*).*", re.DOTALL)
-_TRUE, _FALSE = ("true", "1"), ("false", "0")
+TRUE, FALSE = ("true", "1"), ("false", "0")  # what a boolean parameter accepts, any case
 
 
 class Overrides(NamedTuple):
@@ -260,10 +257,11 @@ def _target(value: dict[str, Any], where: str) -> dict[str, str]:
     return target
 
 
-def _bool(name: str, value: str, origin: str) -> bool:
-    if value.lower() in _TRUE:
+def parse_bool(name: str, value: str, origin: str) -> bool:
+    """A boolean parameter (every one: confighash's own and spec.source's options)."""
+    if value.lower() in TRUE:
         return True
-    if value.lower() in _FALSE:
+    if value.lower() in FALSE:
         return False
     raise SettingsError(name, f'{value!r} (from {origin}) is not "true" or "false"')
 
@@ -337,7 +335,7 @@ def parse(params: Mapping[str, tuple[Any, str]], environ: Mapping[str, str]) -> 
     values: dict[str, Any] = {}
     for name, (value, origin) in params.items():
         if PARAMETERS[name] == "boolean":
-            values[name] = _bool(name, value, origin)
+            values[name] = parse_bool(name, value, origin)
         elif name in _CONVERT:
             values[name] = _CONVERT[name](name, value, origin, environ)
         else:
@@ -586,37 +584,24 @@ def applied(
             f"the parameters {names} need kustomize edit, which kubectl kustomize cannot do; "
             "put kustomize on the sidecar's PATH or set KUSTOMIZE_BIN to it"
         )
-    import tempfile  # noqa: PLC0415
+    from cmp import runner  # noqa: PLC0415
 
     root, in_place = repository.root(directory, env)
     real = os.path.realpath(directory)
-    scratch: tempfile.TemporaryDirectory[str] | None = None
-    work = real
-    if not in_place:
+    with ExitStack() as stack:
+        copy = None if in_place else stack.enter_context(runner.scratch(tmpdir, "confighash-edit-"))
+        work = real if copy is None else _mirror(real, copy)
         try:
-            scratch = tempfile.TemporaryDirectory(
-                prefix="confighash-edit-", dir=tmpdir, ignore_cleanup_errors=True
-            )
-        except OSError:
-            where = tmpdir if tmpdir is not None else tempfile.gettempdir()
-            raise RenderError(
-                f"TMPDIR={where} is not a writable directory; set TMPDIR to one"
-            ) from None
-        work = _mirror(real, scratch.name)
-    try:
-        binary = prefix[0]
-        for args in edit_commands(ov):
-            _run([binary, "edit", *args], work, env, timeout)
-        if ov.patches:
-            write_patches(work, ov.patches)
-        components = _found_components(ov, real, root)
-        if components:
-            _run([binary, "edit", "add", "component", "--", *components], work, env, timeout)
-        yield work
-    except RenderError as exc:
-        if scratch is not None:  # show the user's paths, not the copy's
-            raise RenderError(str(exc).replace(scratch.name, "")) from None
-        raise
-    finally:
-        if scratch is not None:
-            scratch.cleanup()
+            binary = prefix[0]
+            for args in edit_commands(ov):
+                _run([binary, "edit", *args], work, env, timeout)
+            if ov.patches:
+                write_patches(work, ov.patches)
+            components = _found_components(ov, real, root)
+            if components:
+                _run([binary, "edit", "add", "component", "--", *components], work, env, timeout)
+            yield work
+        except RenderError as exc:
+            if copy is not None:  # show the user's paths, not the copy's
+                raise RenderError(str(exc).replace(copy, "")) from None
+            raise

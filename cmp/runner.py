@@ -218,12 +218,12 @@ class Finished(NamedTuple):
 
 
 @contextmanager
-def scratch(tmpdir: str | None) -> Iterator[str]:
+def scratch(tmpdir: str | None, prefix: str = "confighash-") -> Iterator[str]:
     """A private directory under ``tmpdir`` (None: the default temporary directory), removed
     afterwards whatever happens."""
     try:
         directory = tempfile.TemporaryDirectory(
-            prefix="confighash-", dir=tmpdir, ignore_cleanup_errors=True
+            prefix=prefix, dir=tmpdir, ignore_cleanup_errors=True
         )
     except OSError:
         where = tmpdir if tmpdir is not None else tempfile.gettempdir()

@@ -66,8 +66,6 @@ PARAMETER_DEFAULTS: dict[str, str] = {
     "source-type": "auto",
 }
 BOOLEAN_PARAMETERS = ("strict", "include-jobs", "include-image-pull-secrets", "allow-empty")
-_TRUE = ("true", "1")
-_FALSE = ("false", "0")
 
 # kustomize options that let a repository run programs, or read or write outside itself. An
 # Application may add them only if the administrator allowlists them, at the administrator's risk.
@@ -231,14 +229,6 @@ def _typed(name: str, item: dict[str, Any]) -> str | list[str] | dict[str, str] 
     return value
 
 
-def _bool(name: str, value: str, origin: str) -> bool:
-    if value.lower() in _TRUE:
-        return True
-    if value.lower() in _FALSE:
-        return False
-    raise SettingsError(name, f'{value!r} (from {origin}) is not "true" or "false"')
-
-
 _DURATION_UNITS = {
     "ns": 1e-9,
     "us": 1e-6,
@@ -349,7 +339,7 @@ def _refusal(name: str, origin: str) -> str:
 def helm_enabled(options: Sequence[str]) -> bool:
     for token in options:
         name, _, value = token.partition("=")
-        if name == "--enable-helm" and value.lower() not in _FALSE:
+        if name == "--enable-helm" and value.lower() not in overrides.FALSE:
             return True
     return False
 
@@ -403,7 +393,7 @@ def resolve(environ: Mapping[str, str], flags: Flags | None = None) -> Settings:
             origins[name] = f"--{name}"
             return flag
         value = text(name, None)
-        return _bool(name, value, origins[name])
+        return overrides.parse_bool(name, value, origins[name])
 
     prefix = text("annotation-prefix", flags.annotation_prefix)
     try:
