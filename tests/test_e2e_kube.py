@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import time
 from collections.abc import Iterator
@@ -321,6 +322,48 @@ def test_stamped_example_is_accepted(cluster: ControlPlane) -> None:
     run = run_cli(["build", str(EXAMPLE)], environ={"PATH": os.environ.get("PATH", "")})
     assert run.code == 0, run.stderr
     assert assert_accepted(cluster, run.stdout, "shop") == 2  # the Deployment and the CronJob
+
+
+CHARTS = ROOT / "tests" / "fixtures" / "charts"
+# Helm charts and a plain directory, rendered by confighash with the image's helm (issue 11):
+# source, the parameters as an Application sets them, and how many workloads get stamps.
+SOURCES: dict[str, tuple[Path, list[dict[str, Any]], int]] = {
+    "example-chart-production": (
+        EXAMPLES / "chart",
+        [{"name": "valueFiles", "array": ["values-production.yaml"]}],
+        1,
+    ),
+    "example-plain": (EXAMPLES / "plain", [], 1),
+    "descheduler": (CHARTS / "descheduler", [], 1),
+    "metrics-server-addon-resizer": (
+        CHARTS / "metrics-server",
+        [{"name": "parameters", "string": '[{"name": "addonResizer.enabled", "value": "true"}]'}],
+        1,
+    ),
+    "prometheus": (CHARTS / "prometheus", [], 2),  # server, and alertmanager from a subchart
+    "prometheus-blackbox-exporter": (CHARTS / "prometheus-blackbox-exporter", [], 1),
+}
+
+
+@pytest.mark.parametrize("case", SOURCES, ids=list(SOURCES))
+def test_stamped_chart_or_directory_is_accepted(
+    cluster: ControlPlane, case: str, tmp_path: Path
+) -> None:
+    source, parameters, expected = SOURCES[case]
+    copy = tmp_path / source.name  # helm may write charts/ or a lock file; not into the fixtures
+    shutil.copytree(source, copy, symlinks=True)
+    namespace = case[:63]
+    run = run_cli(
+        ["build", str(copy)],
+        environ={
+            "PATH": os.environ.get("PATH", ""),
+            "ARGOCD_APP_NAME": case,
+            "ARGOCD_APP_NAMESPACE": namespace,
+            "ARGOCD_APP_PARAMETERS": json.dumps(parameters),
+        },
+    )
+    assert run.code == 0, run.stderr
+    assert assert_accepted(cluster, run.stdout, namespace) == expected
 
 
 def render_id(render: Path) -> str:
