@@ -7,12 +7,14 @@ its configuration changed. Each sync applies the objects the way gitops-engine v
 group; a hook is deleted and created again (BeforeHookCreation) and, with HookSucceeded, deleted
 once the sync is done; a Skip hook is never applied.
 
-The deployment controller is real: the new ReplicaSet of a Deployment appears when it does. The
-controllers of SealedSecret and ExternalSecret are not: a stand-in writes the produced Secret once
-the producer's wave is over, which is when Argo CD's health checks let the sync go on (its
-SealedSecret and ExternalSecret health checks are Healthy once the Secret is written). No kubelet
-runs, so "the new pods start" is observed as the new ReplicaSet (a Deployment) or the new Job (a
-hook Job, whose pods the job controller would create at once).
+The deployment controller is real: the new ReplicaSet of a Deployment appears when it does. So is
+the Sealed Secrets controller (v0.40.0, tests/e2e/sealed_secrets.py): each render's SealedSecret is
+sealed for it with kubeseal, and a wave that holds one is over when Argo CD's SealedSecret health
+check says Healthy. The ExternalSecret controller is not real, as it needs a secret store to read
+from: a stand-in writes the produced Secret once the ExternalSecret's wave is over, which is when
+Argo CD's ExternalSecret health check would let the sync go on. No kubelet runs, so "the new
+pods start" is observed as the new ReplicaSet (a Deployment) or the new Job (a hook Job, whose pods
+the job controller would create at once).
 
 What is checked, for each trap: in the warned version the new ReplicaSet or Job exists while the
 consumed source still holds the old content (or does not exist, or is deleted after the sync); in
@@ -34,7 +36,9 @@ from typing import Any, NamedTuple
 
 import pytest
 import yaml
+from e2e import sealed_secrets
 from e2e.kube import ControlPlane
+from e2e.sealed_secrets import SealedSecrets, healthy
 from helpers import run_cli, template_annotations
 
 from cmp import order
@@ -48,13 +52,16 @@ ROLL_TIMEOUT_S = 60.0
 FIXTURES = ROOT / "tests" / "fixtures" / "sync-order"
 LOADER = getattr(yaml, "CBaseLoader", yaml.BaseLoader)  # every scalar a string, as on the wire
 CHECKSUM = "confighash.dev/checksum"
-PRODUCERS = {"SealedSecret", "ExternalSecret"}
 # The configuration change of the second sync: one value of each kind of source.
 CHANGES = (
     (b"level: info", b"level: debug"),
     (b"property: password\n", b"property: password-v2\n"),
-    (b"token: AgBy3i4OJSWK+PiTySYZZA9rO43cGDEq", b"token: AgBy3i4OJSWK+PiTySYZZA9rO43cGDEr"),
 )
+# The fixtures' SealedSecret holds a placeholder; each render seals its own value in its place.
+SEALED_PLACEHOLDER = b"token: AgBy3i4OJSWK+PiTySYZZA9rO43cGDEq"
+SEALED_SECRET, SEALED_KEY = "web-token", "token"
+SEALED_VALUES = (b"token-v1", b"token-v2")  # first sync, second sync
+HEALTH_TIMEOUT_S = 60.0
 
 
 class Trap(NamedTuple):
@@ -73,7 +80,8 @@ TRAPS = {
     "malformed-wave": Trap(("Deployment", "web"), ("ConfigMap", "web-config")),
 }
 
-# Just enough of the two producers' CRDs for the API server to store them.
+# Just enough of ExternalSecret's CRD for the API server to store it (SealedSecret's is the
+# release's own, installed with its controller).
 CRDS = "".join(
     f"""---
 apiVersion: apiextensions.k8s.io/v1
@@ -92,7 +100,6 @@ spec:
       openAPIV3Schema: {{type: object, x-kubernetes-preserve-unknown-fields: true}}
 """
     for group, version, kind, plural in (
-        ("bitnami.com", "v1alpha1", "SealedSecret", "sealedsecrets"),
         ("external-secrets.io", "v1", "ExternalSecret", "externalsecrets"),
     )
 )
@@ -109,9 +116,15 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
     bin_dir = Path(proc.stdout.strip().splitlines()[-1])
     with ControlPlane(bin_dir, tmp_path_factory.mktemp("kube-sync-order")) as plane:
         plane.kubectl("apply", "--server-side", "-f", "-", stdin=CRDS.encode())
-        for plural in ("sealedsecrets.bitnami.com", "externalsecrets.external-secrets.io"):
-            plane.kubectl("wait", "--for=condition=Established", f"crd/{plural}", "--timeout=60s")
+        plural = "externalsecrets.external-secrets.io"
+        plane.kubectl("wait", "--for=condition=Established", f"crd/{plural}", "--timeout=60s")
         yield plane
+
+
+@pytest.fixture(scope="module")
+def sealer(cluster: ControlPlane) -> SealedSecrets:
+    """The real Sealed Secrets controller on ``cluster``; it stops with the cluster."""
+    return SealedSecrets.start(cluster, sealed_secrets.build())
 
 
 def split(stream: bytes) -> list[tuple[bytes, dict[str, Any]]]:
@@ -123,8 +136,15 @@ def split(stream: bytes) -> list[tuple[bytes, dict[str, Any]]]:
     return found
 
 
-def render(app: Path, namespace: str) -> tuple[bytes, bytes]:
-    """The stamped stream of ``app`` in ``namespace``, before and after the configuration change."""
+def _restamp(stream: bytes) -> bytes:
+    restamped = run_cli(["stamp", "-"], stream)  # stamping again updates the stamps
+    assert restamped.code == 0, restamped.stderr
+    return restamped.stdout
+
+
+def render(app: Path, namespace: str, sealer: SealedSecrets) -> tuple[bytes, bytes]:
+    """The stamped stream of ``app`` in ``namespace``, before and after the configuration change;
+    a SealedSecret is sealed for the controller anew in each (the first value, then the second)."""
     environ = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp")}
     built = run_cli(["build", str(app)], environ=environ)
     assert built.code == 0, built.stderr
@@ -132,10 +152,15 @@ def render(app: Path, namespace: str) -> tuple[bytes, bytes]:
     changed = first
     for old, new in CHANGES:
         changed = changed.replace(old, new)
+    if SEALED_PLACEHOLDER in first:
+        sealed = [
+            f"{SEALED_KEY}: {sealer.seal(namespace, SEALED_SECRET, value)}".encode()
+            for value in SEALED_VALUES
+        ]
+        first = _restamp(first.replace(SEALED_PLACEHOLDER, sealed[0]))
+        changed = changed.replace(SEALED_PLACEHOLDER, sealed[1])
     assert changed != first
-    restamped = run_cli(["stamp", "-"], changed)  # stamping again updates the stamps
-    assert restamped.code == 0, restamped.stderr
-    return first, restamped.stdout
+    return first, _restamp(changed)
 
 
 class Task(NamedTuple):
@@ -188,11 +213,14 @@ class Observation(NamedTuple):
 
 
 class Sync:
-    def __init__(self, cluster: ControlPlane, namespace: str, trap: Trap, stream: bytes) -> None:
+    def __init__(
+        self, cluster: ControlPlane, namespace: str, trap: Trap, stream: bytes, sealed: bytes
+    ) -> None:
         self.cluster = cluster
         self.namespace = namespace
         self.trap = trap
         self.stream = stream
+        self.sealed = sealed  # the value sealed into this stream's SealedSecret
         self.started = False
         self.new_at_start = False
 
@@ -206,7 +234,9 @@ class Sync:
         """The data the source should hold after this sync, as the API server returns it."""
         kind, name = self.trap.source
         for _, obj in split(self.stream):
-            if obj["kind"] in PRODUCERS:
+            if obj["kind"] == "SealedSecret" and (kind, name) == ("Secret", SEALED_SECRET):
+                return {SEALED_KEY: base64.b64encode(self.sealed).decode()}
+            if obj["kind"] == "ExternalSecret":
                 secret = yaml.load(produced_secret(obj, self.namespace), Loader=LOADER)
                 if secret["metadata"]["name"] == name and kind == "Secret":
                     return dict(secret["data"])
@@ -262,8 +292,21 @@ class Sync:
                     self.wait_started(task.obj)
         # the wave is over once it is healthy: the producers' controllers have written
         for task in step:
-            if task.obj["kind"] in PRODUCERS:
+            if task.obj["kind"] == "ExternalSecret":
                 self.apply(produced_secret(task.obj, self.namespace))
+            elif task.obj["kind"] == "SealedSecret":
+                self.wait_healthy(task.obj["metadata"]["name"])
+
+    def wait_healthy(self, name: str) -> None:
+        """Argo CD waits for a SealedSecret to be Healthy (its Lua check: healthy)."""
+        deadline = time.monotonic() + HEALTH_TIMEOUT_S
+        obj: dict[str, Any] = {}
+        while time.monotonic() < deadline:
+            obj = self.cluster.get(f"sealedsecret/{name}", namespace=self.namespace)
+            if healthy(obj):
+                return
+            time.sleep(0.1)
+        raise AssertionError(f"SealedSecret {name} not Healthy: {sealed_secrets.describe(obj)}")
 
     def run(self) -> Observation:
         steps: dict[tuple[str, int], list[Task]] = {}
@@ -278,10 +321,10 @@ class Sync:
         return Observation(self.started, self.new_at_start, self.source_is_new())
 
 
-def sync_twice(cluster: ControlPlane, trap: str, side: str) -> Observation:
+def sync_twice(cluster: ControlPlane, sealer: SealedSecrets, trap: str, side: str) -> Observation:
     namespace = f"{trap}-{side}"[:63]
     cluster.kubectl("create", "namespace", namespace)
-    first, second = render(FIXTURES / trap / side, namespace)
+    first, second = render(FIXTURES / trap / side, namespace, sealer)
     kind, name = TRAPS[trap].workload
     if kind == "Deployment":  # the change rolls it: its stamp changes
         stamps = [
@@ -291,8 +334,8 @@ def sync_twice(cluster: ControlPlane, trap: str, side: str) -> Observation:
             if (o["kind"], o["metadata"]["name"]) == (kind, name)
         ]
         assert len(set(stamps)) == 2, stamps
-    Sync(cluster, namespace, TRAPS[trap], first).run()
-    return Sync(cluster, namespace, TRAPS[trap], second).run()
+    Sync(cluster, namespace, TRAPS[trap], first, SEALED_VALUES[0]).run()
+    return Sync(cluster, namespace, TRAPS[trap], second, SEALED_VALUES[1]).run()
 
 
 def test_every_trap_is_synced() -> None:
@@ -301,9 +344,9 @@ def test_every_trap_is_synced() -> None:
 
 @pytest.mark.parametrize("trap", sorted(TRAPS))
 def test_the_warned_version_starts_pods_without_the_new_config(
-    cluster: ControlPlane, trap: str
+    cluster: ControlPlane, sealer: SealedSecrets, trap: str
 ) -> None:
-    seen = sync_twice(cluster, trap, "bad")
+    seen = sync_twice(cluster, sealer, trap, "bad")
     if trap == "hook-succeeded-source":  # there when the pods start, deleted after the sync
         assert seen == Observation(True, True, False)
     elif trap == "skipped-source":  # never applied at all
@@ -314,7 +357,7 @@ def test_the_warned_version_starts_pods_without_the_new_config(
 
 @pytest.mark.parametrize("trap", sorted(TRAPS))
 def test_the_fixed_version_starts_pods_with_the_new_config(
-    cluster: ControlPlane, trap: str
+    cluster: ControlPlane, sealer: SealedSecrets, trap: str
 ) -> None:
-    seen = sync_twice(cluster, trap, "fixed")
+    seen = sync_twice(cluster, sealer, trap, "fixed")
     assert seen == Observation(True, True, True)

@@ -225,7 +225,7 @@ class ControlPlane:
 
     # -- servers ------------------------------------------------------------------------------
 
-    def _spawn(self, name: str, argv: list[str]) -> _Server:
+    def _spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> _Server:
         log = self.workdir / f"{name}.log"
         setpriv = shutil.which("setpriv")  # util-linux: the kernel kills it when we die
         if setpriv:
@@ -238,6 +238,7 @@ class ControlPlane:
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
                 cwd=self.workdir,
+                env=env,
                 start_new_session=True,  # its own process group, killed as a whole in stop()
             )
         except OSError as e:
