@@ -7,12 +7,12 @@ its configuration changed. Each sync applies the objects the way gitops-engine v
 group; a hook is deleted and created again (BeforeHookCreation) and, with HookSucceeded, deleted
 once the sync is done; a Skip hook is never applied.
 
-The deployment controller is real: the new ReplicaSet of a Deployment appears when it does. So is
-the Sealed Secrets controller (v0.40.0, tests/e2e/sealed_secrets.py): each render's SealedSecret is
-sealed for it with kubeseal, and a wave that holds one is over when Argo CD's SealedSecret health
-check says Healthy. The ExternalSecret controller is not real, as it needs a secret store to read
-from: a stand-in writes the produced Secret once the ExternalSecret's wave is over, which is when
-Argo CD's ExternalSecret health check would let the sync go on. No kubelet runs, so "the new
+The controllers are real: the deployment controller (the new ReplicaSet of a Deployment appears
+when it does), the Sealed Secrets controller v0.40.0 (tests/e2e/sealed_secrets.py; each render's
+SealedSecret is sealed for it with kubeseal) and the External Secrets Operator v0.16.2
+(tests/e2e/external_secrets.py; a ClusterSecretStore of its fake provider holds the values). A
+wave that holds a SealedSecret or ExternalSecret is over when Argo CD's health check for that
+kind, ported from its Lua, says Healthy. No kubelet runs, so "the new
 pods start" is observed as the new ReplicaSet (a Deployment) or the new Job (a hook Job, whose pods
 the job controller would create at once).
 
@@ -24,7 +24,6 @@ the fixed version the source holds the new content when it appears, and still do
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import os
 import re
@@ -36,7 +35,7 @@ from typing import Any, NamedTuple
 
 import pytest
 import yaml
-from e2e import sealed_secrets
+from e2e import external_secrets, sealed_secrets
 from e2e.kube import ControlPlane
 from e2e.sealed_secrets import SealedSecrets, healthy
 from helpers import run_cli, template_annotations
@@ -62,6 +61,10 @@ SEALED_PLACEHOLDER = b"token: AgBy3i4OJSWK+PiTySYZZA9rO43cGDEq"
 SEALED_SECRET, SEALED_KEY = "web-token", "token"
 SEALED_VALUES = (b"token-v1", b"token-v2")  # first sync, second sync
 HEALTH_TIMEOUT_S = 60.0
+# The fixtures' ExternalSecret reads property "password" of key shop/db from ClusterSecretStore
+# vault; the second sync reads "password-v2" (CHANGES).
+STORE, STORE_KEY = "vault", "shop/db"
+STORE_VALUES = {"password": "db-pass-v1", "password-v2": "db-pass-v2"}
 
 
 class Trap(NamedTuple):
@@ -80,30 +83,6 @@ TRAPS = {
     "malformed-wave": Trap(("Deployment", "web"), ("ConfigMap", "web-config")),
 }
 
-# Just enough of ExternalSecret's CRD for the API server to store it (SealedSecret's is the
-# release's own, installed with its controller).
-CRDS = "".join(
-    f"""---
-apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata:
-  name: {plural}.{group}
-spec:
-  group: {group}
-  scope: Namespaced
-  names: {{kind: {kind}, plural: {plural}, singular: {kind.lower()}}}
-  versions:
-  - name: {version}
-    served: true
-    storage: true
-    schema:
-      openAPIV3Schema: {{type: object, x-kubernetes-preserve-unknown-fields: true}}
-"""
-    for group, version, kind, plural in (
-        ("external-secrets.io", "v1", "ExternalSecret", "externalsecrets"),
-    )
-)
-
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
@@ -115,15 +94,16 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
         raise RuntimeError(f"tests/e2e/build-kube failed:\n{proc.stderr[-4000:]}")
     bin_dir = Path(proc.stdout.strip().splitlines()[-1])
     with ControlPlane(bin_dir, tmp_path_factory.mktemp("kube-sync-order")) as plane:
-        plane.kubectl("apply", "--server-side", "-f", "-", stdin=CRDS.encode())
-        plural = "externalsecrets.external-secrets.io"
-        plane.kubectl("wait", "--for=condition=Established", f"crd/{plural}", "--timeout=60s")
         yield plane
 
 
 @pytest.fixture(scope="module")
 def sealer(cluster: ControlPlane) -> SealedSecrets:
-    """The real Sealed Secrets controller on ``cluster``; it stops with the cluster."""
+    """The real Sealed Secrets controller on ``cluster``, and the real External Secrets Operator
+    with the store the fixtures' ExternalSecret reads; both stop with the cluster."""
+    external_secrets.start(
+        cluster, external_secrets.build(), STORE, {STORE_KEY: json.dumps(STORE_VALUES)}
+    )
     return SealedSecrets.start(cluster, sealed_secrets.build())
 
 
@@ -189,21 +169,7 @@ def tasks(stream: bytes) -> list[Task]:
     )
 
 
-def _spec_digest(obj: dict[str, Any]) -> bytes:
-    return hashlib.sha256(json.dumps(obj.get("spec"), sort_keys=True).encode()).hexdigest().encode()
-
-
-def produced_secret(obj: dict[str, Any], namespace: str) -> bytes:
-    """The Secret a producer's controller would write: its content follows the producer's spec."""
-    spec = obj.get("spec") or {}
-    target = (spec.get("target") or {}).get("name") or (
-        ((spec.get("template") or {}).get("metadata") or {}).get("name")
-    )
-    data = base64.b64encode(_spec_digest(obj)).decode()
-    return (
-        f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: {target}\n  namespace: {namespace}\n"
-        f"data:\n  value: {data}\n"
-    ).encode()
+HEALTH = {"SealedSecret": healthy, "ExternalSecret": external_secrets.healthy}
 
 
 class Observation(NamedTuple):
@@ -236,10 +202,15 @@ class Sync:
         for _, obj in split(self.stream):
             if obj["kind"] == "SealedSecret" and (kind, name) == ("Secret", SEALED_SECRET):
                 return {SEALED_KEY: base64.b64encode(self.sealed).decode()}
-            if obj["kind"] == "ExternalSecret":
-                secret = yaml.load(produced_secret(obj, self.namespace), Loader=LOADER)
-                if secret["metadata"]["name"] == name and kind == "Secret":
-                    return dict(secret["data"])
+            if obj["kind"] == "ExternalSecret" and kind == "Secret":
+                spec = obj["spec"]
+                if spec["target"]["name"] == name:
+                    return {
+                        item["secretKey"]: base64.b64encode(
+                            STORE_VALUES[item["remoteRef"]["property"]].encode()
+                        ).decode()
+                        for item in spec["data"]
+                    }
             elif (obj["kind"], obj["metadata"]["name"]) == (kind, name):
                 return dict(obj.get("data") or {})
         return None
@@ -292,21 +263,19 @@ class Sync:
                     self.wait_started(task.obj)
         # the wave is over once it is healthy: the producers' controllers have written
         for task in step:
-            if task.obj["kind"] == "ExternalSecret":
-                self.apply(produced_secret(task.obj, self.namespace))
-            elif task.obj["kind"] == "SealedSecret":
-                self.wait_healthy(task.obj["metadata"]["name"])
+            if task.obj["kind"] in HEALTH:
+                self.wait_healthy(task.obj["kind"], task.obj["metadata"]["name"])
 
-    def wait_healthy(self, name: str) -> None:
-        """Argo CD waits for a SealedSecret to be Healthy (its Lua check: healthy)."""
+    def wait_healthy(self, kind: str, name: str) -> None:
+        """Argo CD waits for the wave's producers to be Healthy, by its Lua checks."""
         deadline = time.monotonic() + HEALTH_TIMEOUT_S
         obj: dict[str, Any] = {}
         while time.monotonic() < deadline:
-            obj = self.cluster.get(f"sealedsecret/{name}", namespace=self.namespace)
-            if healthy(obj):
+            obj = self.cluster.get(f"{kind.lower()}/{name}", namespace=self.namespace)
+            if HEALTH[kind](obj):
                 return
             time.sleep(0.1)
-        raise AssertionError(f"SealedSecret {name} not Healthy: {sealed_secrets.describe(obj)}")
+        raise AssertionError(f"{kind} {name} not Healthy: {json.dumps(obj.get('status'))}")
 
     def run(self) -> Observation:
         steps: dict[tuple[str, int], list[Task]] = {}
@@ -361,3 +330,25 @@ def test_the_fixed_version_starts_pods_with_the_new_config(
 ) -> None:
     seen = sync_twice(cluster, sealer, trap, "fixed")
     assert seen == Observation(True, True, True)
+
+
+def test_resealing_the_same_value_changes_the_consumers_stamp(
+    cluster: ControlPlane, sealer: SealedSecrets
+) -> None:
+    """kubeseal encrypts with a fresh session key each time (docs/sync-order.md): the same
+    plaintext sealed twice is two ciphertexts, so the consumer's stamp changes."""
+    namespace = "reseal"
+    first, second = (sealer.seal(namespace, SEALED_SECRET, b"same") for _ in range(2))
+    assert first != second
+    app = (FIXTURES / "sealed-secret-same-wave" / "fixed" / "app.yaml").read_bytes()
+    stamped = [
+        _restamp(app.replace(SEALED_PLACEHOLDER, f"{SEALED_KEY}: {c}".encode()))
+        for c in (first, second)
+    ]
+    checksums = {
+        template_annotations(o)[CHECKSUM]
+        for s in stamped
+        for _, o in split(s)
+        if o["kind"] == "Deployment"
+    }
+    assert len(checksums) == 2
