@@ -30,8 +30,10 @@ or wave than the workload, or in the same one with a kind that sorts first. A Se
 controller writes from a SealedSecret or ExternalSecret exists only once the controller has acted;
 Argo CD waits for that only between waves (its health checks for both kinds, in
 resource_customizations/bitnami.com/SealedSecret and external-secrets.io/ExternalSecret of
-github.com/argoproj/argo-cd/v3@v3.6.1, report Healthy once the Secret is written), so the
-producer must be in an earlier wave or phase than its consumer.
+github.com/argoproj/argo-cd/v3@v3.6.1, report Healthy once the controller says it has written the
+Secret; the ExternalSecret check does not compare generations, so right after an update a Ready
+condition of the previous spec counts too: docs/sync-order.md), so the producer must be in an
+earlier wave or phase than its consumer.
 """
 
 from __future__ import annotations
