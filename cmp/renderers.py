@@ -26,7 +26,7 @@ import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from cmp import directory, helm, repository
+from cmp import directory, helm, overrides, repository
 from cmp.errors import RenderError, SettingsError
 
 if TYPE_CHECKING:
@@ -110,21 +110,14 @@ def typed(name: str, item: Mapping[str, Any]) -> str | list[str]:
     return value if isinstance(value, (str, list)) else ""
 
 
-def _bool(name: str, value: str, origin: str) -> bool:
-    if value.lower() in ("true", "1"):
-        return True
-    if value.lower() in ("false", "0"):
-        return False
-    raise SettingsError(name, f'{value!r} (from {origin}) is not "true" or "false"')
-
-
 def parse(params: Mapping[str, tuple[Any, str]]) -> SourceOptions:
     """The options from the parameters that are set: name -> (value, where it came from)."""
     if not params:
         return SourceOptions()
     v: dict[str, Any] = {}
     for name, (value, origin) in params.items():
-        v[name] = _bool(name, value, origin) if PARAMETERS[name] == "boolean" else value
+        boolean = PARAMETERS[name] == "boolean"
+        v[name] = overrides.parse_bool(name, value, origin) if boolean else value
     for name, read in (
         ("parameters", helm.parse_parameters),
         ("fileParameters", helm.parse_file_parameters),
@@ -197,8 +190,6 @@ def render(
     root, in_place = repository.root(path, environ)
     if kind == "directory":
         return directory.render(path, root, conf.source_options.directory)
-    from cmp.overrides import parse_kube_version  # noqa: PLC0415
-
     namespace = conf.kustomize_overrides.namespace  # shared with spec.source.kustomize
     request = helm.Request(
         directory=path,
@@ -206,7 +197,7 @@ def render(
         in_place=in_place,
         release_name=helm.release_name(conf.source_options.helm.release_name, environ, path),
         namespace=namespace or conf.namespace,
-        kube_version=parse_kube_version(conf.kube_version) if conf.kube_version else None,
+        kube_version=overrides.parse_kube_version(conf.kube_version) if conf.kube_version else None,
         api_versions=conf.kube_api_versions,
         schemes=tuple(environ.get(helm.SCHEMES_VARIABLE, "").replace(",", " ").split()),
     )
@@ -234,7 +225,7 @@ def _kustomize(
     warn: Callable[[str], object] | None,
 ) -> bytes:
     """``kustomize build``, after spec.source.kustomize's edits (cmp.overrides)."""
-    from cmp import kustomize, overrides  # noqa: PLC0415
+    from cmp import kustomize  # noqa: PLC0415
 
     prefix = kustomize.command(conf.kustomize, path=conf.path)
     with overrides.applied(
