@@ -37,7 +37,7 @@ import pytest
 import yaml
 from e2e import external_secrets, sealed_secrets
 from e2e.kube import ControlPlane
-from e2e.sealed_secrets import SealedSecrets, healthy
+from e2e.sealed_secrets import SealedSecrets
 from helpers import run_cli, template_annotations
 
 from cmp import order
@@ -169,7 +169,7 @@ def tasks(stream: bytes) -> list[Task]:
     )
 
 
-HEALTH = {"SealedSecret": healthy, "ExternalSecret": external_secrets.healthy}
+HEALTH = {"SealedSecret": sealed_secrets.healthy, "ExternalSecret": external_secrets.healthy}
 
 
 class Observation(NamedTuple):

@@ -13,7 +13,6 @@ Built by tests/e2e/build-sealed-secrets.
 from __future__ import annotations
 
 import base64
-import json
 import shutil
 import subprocess
 import time
@@ -155,7 +154,3 @@ def healthy(obj: dict[str, Any]) -> bool:
         if condition.get("type") == "Synced":
             return bool(condition.get("status") == "True")
     return False
-
-
-def describe(obj: dict[str, Any]) -> str:
-    return json.dumps(obj.get("status"), sort_keys=True)
