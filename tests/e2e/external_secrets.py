@@ -36,7 +36,7 @@ def start(plane: ControlPlane, bin_dir: Path, store: str, data: dict[str, str]) 
     for crd in sorted((bin_dir / "crds").glob("*.yaml")):
         plane.kubectl("apply", "--server-side", "-f", str(crd))
     plane.kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
-    server = plane._spawn(
+    server = plane.spawn(
         "external-secrets",
         [
             str(bin_dir / "external-secrets"),

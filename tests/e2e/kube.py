@@ -184,7 +184,7 @@ class ControlPlane:
 
         Their default action would end the process without unwinding. A SIGKILL cannot be
         caught: each server also gets SIGKILL from the kernel when its parent dies (setpriv
-        --pdeathsig, see _spawn).
+        --pdeathsig, see spawn).
         """
         if threading.current_thread() is not threading.main_thread():
             return
@@ -225,7 +225,9 @@ class ControlPlane:
 
     # -- servers ------------------------------------------------------------------------------
 
-    def _spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> _Server:
+    def spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> _Server:
+        """Start a server of this control plane (``env``: its whole environment, else ours); it
+        is stopped with the others in :meth:`stop`."""
         log = self.workdir / f"{name}.log"
         setpriv = shutil.which("setpriv")  # util-linux: the kernel kills it when we die
         if setpriv:
@@ -272,7 +274,7 @@ class ControlPlane:
     def _start_etcd(self) -> str:
         client, peer = free_port(), free_port()
         client_url, peer_url = f"http://127.0.0.1:{client}", f"http://127.0.0.1:{peer}"
-        server = self._spawn(
+        server = self.spawn(
             "etcd",
             [
                 self.etcd_binary,
@@ -302,7 +304,7 @@ class ControlPlane:
             "subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes.default.svc,IP:10.96.0.1\n",
         )
         admin_cert, admin_key = certs.client("admin", "confighash-e2e-admin", "system:masters")
-        server = self._spawn(
+        server = self.spawn(
             "kube-apiserver",
             [
                 str(self.bin_dir / "kube-apiserver"),
@@ -336,7 +338,7 @@ class ControlPlane:
         cert, key = certs.client("controller-manager", "system:kube-controller-manager")
         kubeconfig = self.workdir / "controller-manager.kubeconfig"
         self._write_kubeconfig(kubeconfig, "system:kube-controller-manager", cert, key)
-        server = self._spawn(
+        server = self.spawn(
             "kube-controller-manager",
             [
                 str(self.bin_dir / "kube-controller-manager"),

@@ -84,7 +84,7 @@ class SealedSecrets:
             "KUBERNETES_SERVICE_PORT": port,
             "POD_NAMESPACE": NAMESPACE,
         }
-        server = plane._spawn(
+        server = plane.spawn(
             "sealed-secrets-controller",
             [
                 unshare,
